@@ -1,0 +1,1 @@
+"""Lumen: an order-tracking assistant for online shops (the channel-neutral core)."""

@@ -1,0 +1,264 @@
+"""The conversation as an explicit state table: (state, understanding, facts) → (state, replies, effects).
+
+Pure: no database, network or clock. The caller (:mod:`lumen_bot.conversation`) loads the state, asks
+:func:`plan` which order to look up, fetches it, calls :func:`step` and stores the outcome.
+
+States (``Phase``) and transitions::
+
+    IDLE ──order question, no number──────────► AWAITING_ORDER_NUMBER
+    IDLE / AWAITING_* ──number, no email──────► AWAITING_EMAIL          (asked the same way, order or not)
+    AWAITING_EMAIL ──email matches────────────► IDLE + order verified   (answer the question asked)
+    AWAITING_EMAIL ──no match─────────────────► AWAITING_EMAIL          (failure recorded; same reply
+                                                                          for unknown order and wrong email)
+    any ──attempt limit reached───────────────► IDLE                    (point to support, no check)
+    any ──out of scope / wants a person───────► unchanged + escalation requested
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from lumen_bot import replies
+from lumen_bot.identifiers import email_digest
+from lumen_bot.messages import Reply
+from lumen_bot.orders.model import Order
+from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Understanding
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    AWAITING_ORDER_NUMBER = "awaiting_order_number"
+    AWAITING_EMAIL = "awaiting_email"
+
+
+class ConversationState(BaseModel):
+    """Everything a conversation remembers between messages. Emails are kept only as digests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phase: Phase = Phase.IDLE
+    question: Intent = Intent.ORDER_STATUS
+    """The order question to answer once the order is verified."""
+    not_arrived: bool = False
+    pending_order: str | None = None
+    pending_email: str | None = None
+    verified_orders: tuple[str, ...] = ()
+    verified_emails: tuple[str, ...] = ()
+    current_order: str | None = None
+    """The verified order the conversation is about, for follow-ups without a number."""
+    last_activity: datetime | None = None
+
+    @property
+    def last_question(self) -> str | None:
+        """What the bot is waiting for, as the understanders read it."""
+        return {
+            Phase.AWAITING_ORDER_NUMBER: "ask_order_number",
+            Phase.AWAITING_EMAIL: "ask_email",
+        }.get(self.phase)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """A verification attempt failed (stored, so the limits outlive the session)."""
+
+    order_number: str
+    email_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    """The shopper asked for something only the team can do."""
+
+    category: str
+    order_number: str | None
+    """Only an order verified in this conversation, never one the shopper merely named."""
+
+
+Effect = RecordFailure | Escalate
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    shop_name: str
+    support_contact: str
+    idle_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the caller must fetch before :func:`step`."""
+
+    look_up: str | None = None
+    count_failures_for: str | None = None
+    """The digest of the email about to be checked: count recent failures before checking it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the caller fetched, as :class:`Plan` asked."""
+
+    now: datetime
+    order: Order | None = None
+    source_unavailable: bool = False
+    attempts_left: int = 1
+    """Verification attempts left in the window: the least of the conversation's, the order number's
+    and the email address's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: ConversationState
+    replies: tuple[Reply, ...]
+    effects: tuple[Effect, ...] = ()
+
+
+# A digest no address has, compared against when the order is unknown so both paths do the same work.
+_NO_EMAIL = "0" * 64
+_ORDER_FLOW = ORDER_QUESTIONS | {Intent.PROVIDE_DETAILS}
+_ESCALATIONS = frozenset({Intent.OUT_OF_SCOPE, Intent.HUMAN})
+
+
+def resume(state: ConversationState, now: datetime, policy: Policy) -> ConversationState:
+    """The state to continue from: a conversation idle for too long starts over and verifies again."""
+    if state.last_activity is not None and now - state.last_activity > policy.idle_after:
+        return ConversationState()
+    return state
+
+
+def plan(state: ConversationState, understanding: Understanding) -> Plan:
+    if not _is_order_flow(state, understanding):
+        return Plan()
+    number = _target_order(state, understanding)
+    if number is None:
+        return Plan()
+    if number in state.verified_orders:
+        return Plan(look_up=number)
+    offered = _offered_email(state, understanding)
+    if offered:
+        return Plan(look_up=number, count_failures_for=offered)
+    # Without an email the order is only needed when an address verified earlier may vouch for it.
+    return Plan(look_up=number if state.verified_emails else None)
+
+
+def step(state: ConversationState, understanding: Understanding, facts: Facts, policy: Policy) -> Outcome:
+    state = state.model_copy(update={"last_activity": facts.now})
+    if _is_order_flow(state, understanding):
+        return _order_flow(state, understanding, facts, policy)
+    if understanding.intent in _ESCALATIONS:
+        return _escalate(state, understanding, policy)
+    reply = {
+        Intent.GREETING: replies.greeting,
+        Intent.HELP: replies.help_text,
+        Intent.THANKS: replies.thanks,
+    }.get(understanding.intent, replies.unknown)(policy.shop_name)
+    return Outcome(state, (reply,))
+
+
+def _is_order_flow(state: ConversationState, u: Understanding) -> bool:
+    if u.intent in _ORDER_FLOW:
+        return True
+    if u.intent in _ESCALATIONS:
+        return False
+    gives_details = u.order_number is not None or u.email is not None
+    # While a detail is awaited, an unclear message is an attempt at giving it: ask again, precisely.
+    return gives_details or (state.phase is not Phase.IDLE and u.intent is Intent.UNKNOWN)
+
+
+def _target_order(state: ConversationState, u: Understanding) -> str | None:
+    return u.order_number or state.pending_order or state.current_order
+
+
+def _offered_email(state: ConversationState, u: Understanding) -> str | None:
+    return email_digest(u.email) if u.email else state.pending_email
+
+
+def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy: Policy) -> Outcome:
+    continuing = state.phase is not Phase.IDLE
+    question = u.intent if u.intent in ORDER_QUESTIONS else (state.question if continuing else u.intent)
+    if question not in ORDER_QUESTIONS:
+        question = Intent.ORDER_STATUS
+    not_arrived = u.not_arrived or (continuing and state.not_arrived and u.intent not in ORDER_QUESTIONS)
+    asking = state.model_copy(update={"question": question, "not_arrived": not_arrived})
+
+    number = _target_order(state, u)
+    offered = _offered_email(state, u)
+    if number is None:
+        waiting = asking.model_copy(update={"phase": Phase.AWAITING_ORDER_NUMBER, "pending_email": offered})
+        return Outcome(waiting, (replies.ask_order_number(question),))
+
+    if number in state.verified_orders:
+        return _answer(asking, number, facts, policy)
+    if facts.source_unavailable:
+        waiting = asking.model_copy(
+            update={"phase": Phase.AWAITING_EMAIL, "pending_order": number, "pending_email": offered}
+        )
+        return Outcome(waiting, (replies.unavailable(policy.support_contact),))
+
+    if offered is None:
+        if facts.order is not None and email_digest(facts.order.email) in state.verified_emails:
+            return _answer(asking, number, facts, policy)
+        waiting = asking.model_copy(update={"phase": Phase.AWAITING_EMAIL, "pending_order": number})
+        return Outcome(waiting, (replies.ask_email(number),))
+
+    if facts.attempts_left <= 0:
+        return Outcome(_cleared(asking), (replies.locked(policy.support_contact),))
+
+    on_file = email_digest(facts.order.email) if facts.order is not None else _NO_EMAIL
+    if hmac.compare_digest(on_file, offered) and facts.order is not None:
+        return _answer(asking, number, facts, policy)
+
+    failed = (RecordFailure(number, offered),)
+    if facts.attempts_left <= 1:
+        return Outcome(_cleared(asking), (replies.locked(policy.support_contact),), failed)
+    retry = asking.model_copy(
+        update={"phase": Phase.AWAITING_EMAIL, "pending_order": number, "pending_email": None}
+    )
+    return Outcome(retry, (replies.not_verified(number, policy.support_contact),), failed)
+
+
+def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy) -> Outcome:
+    order = facts.order
+    if order is None:
+        # Verified earlier but unreadable now: say so rather than guess.
+        return Outcome(state, (replies.unavailable(policy.support_contact),))
+    verified = _cleared(state).model_copy(
+        update={
+            "verified_orders": _with(state.verified_orders, number),
+            "verified_emails": _with(state.verified_emails, email_digest(order.email)),
+            "current_order": number,
+        }
+    )
+    reply = replies.order_answer(order, state.question, state.not_arrived, facts.now.date())
+    return Outcome(verified, (reply,))
+
+
+def _escalate(state: ConversationState, u: Understanding, policy: Policy) -> Outcome:
+    named = u.order_number
+    if named is None:
+        order_number = state.current_order
+    else:
+        order_number = named if named in state.verified_orders else None
+    category = u.topic.value if u.intent is Intent.OUT_OF_SCOPE and u.topic else "human"
+    reply = replies.escalated(category, order_number, policy.support_contact)
+    return Outcome(state, (reply,), (Escalate(category, order_number),))
+
+
+def _cleared(state: ConversationState) -> ConversationState:
+    return state.model_copy(
+        update={
+            "phase": Phase.IDLE,
+            "pending_order": None,
+            "pending_email": None,
+            "question": Intent.ORDER_STATUS,
+            "not_arrived": False,
+        }
+    )
+
+
+def _with(values: tuple[str, ...], value: str) -> tuple[str, ...]:
+    return values if value in values else (*values, value)

@@ -1,0 +1,33 @@
+"""Normalization of the two identifiers a shopper gives: order numbers and email addresses."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+_ORDER_NOISE = re.compile(r"[\s#]+")
+
+
+def normalize_order_number(value: str) -> str:
+    """``" #lum 1042 "`` → ``"LUM1042"``: no ``#``, no spaces, upper-case letters."""
+    return _ORDER_NOISE.sub("", value).upper()
+
+
+def normalize_email(value: str) -> str | None:
+    """The address as email-validator normalizes it, or ``None`` when it is not a valid address."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        return None
+
+
+def email_key(value: str) -> str:
+    """The form in which two addresses are compared: trimmed and case-insensitive."""
+    return value.strip().casefold()
+
+
+def email_digest(value: str) -> str:
+    """A one-way digest of an address, so conversation state need not hold the address itself."""
+    return hashlib.sha256(email_key(value).encode()).hexdigest()

@@ -1,0 +1,68 @@
+"""What flows between the channels and the core: one inbound message in, channel-neutral replies out."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+# Control and format characters (except newline and tab) are dropped; bidi marks are kept as they are
+# harmless in text and part of right-to-left writing.
+_KEEP_FORMAT = {"\u200e", "\u200f", "\u200d", "\u200c"}
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_text(text: str) -> str:
+    """Normalize what a shopper typed: NFC, no control characters, tidy whitespace."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    kept = "".join(
+        ch
+        for ch in text
+        if ch in "\n\t" or ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+    )
+    lines = (_SPACES.sub(" ", line).strip() for line in kept.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a shopper, as every channel normalizes it."""
+
+    channel: str
+    """``web``, ``terminal``, ``sms``, ``whatsapp``, ``email`` …"""
+    conversation_key: str
+    """Who the conversation is with, stable within the channel (web session digest, phone, address)."""
+    text: str
+    received_at: datetime
+    provider_message_id: str | None = None
+    """The provider's id for this delivery; a second delivery with the same id is not processed again."""
+    raw: dict[str, Any] | None = None
+    """The payload as received, kept beside the normalized fields for audit."""
+
+
+class ReplyKind(StrEnum):
+    ASK_ORDER_NUMBER = "ask_order_number"
+    ASK_EMAIL = "ask_email"
+    ORDER_ANSWER = "order_answer"
+    NOT_VERIFIED = "not_verified"
+    LOCKED = "locked"
+    ESCALATED = "escalated"
+    GREETING = "greeting"
+    HELP = "help"
+    THANKS = "thanks"
+    UNKNOWN = "unknown"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Something to say, channel-neutral: channels render ``text`` for their medium."""
+
+    kind: ReplyKind
+    text: str
+    quick_replies: tuple[str, ...] = ()
+    links: tuple[str, ...] = field(default=())

@@ -1,0 +1,1 @@
+"""Orders: the facts Lumen answers from, and where they come from."""

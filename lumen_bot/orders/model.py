@@ -1,0 +1,39 @@
+"""Orders and shipments as the conversation sees them: plain, immutable facts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class OrderStatus(StrEnum):
+    PROCESSING = "processing"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class Shipment(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: OrderStatus
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    estimated_delivery: date | None = None
+
+
+class Order(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: str
+    """Normalized (see :func:`lumen_bot.identifiers.normalize_order_number`)."""
+    email: str
+    status: OrderStatus
+    placed_at: datetime | None = None
+    customer_name: str | None = None
+    shipments: tuple[Shipment, ...] = ()

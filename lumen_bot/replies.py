@@ -1,0 +1,239 @@
+"""Every sentence Lumen says, rendered from templates and the order's own fields — nothing invented."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lumen_bot.messages import Reply, ReplyKind
+from lumen_bot.orders.model import Order, OrderStatus, Shipment
+from lumen_bot.understanding.model import Intent
+
+TRACK = "Where's my order?"
+WHEN = "When will it arrive?"
+PERSON = "Talk to a person"
+
+_EXAMPLE = 'For example: "Where is order 1042?"'
+
+_ORDER_STATUS_SENTENCE = {
+    OrderStatus.PROCESSING: "is being prepared and hasn't shipped yet",
+    OrderStatus.PARTIALLY_SHIPPED: "has partly shipped",
+    OrderStatus.SHIPPED: "has shipped",
+    OrderStatus.OUT_FOR_DELIVERY: "is out for delivery",
+    OrderStatus.DELIVERED: "has been delivered",
+    OrderStatus.CANCELLED: "was cancelled",
+}
+_SHIPMENT_STATUS = {
+    OrderStatus.PROCESSING: "being prepared",
+    OrderStatus.PARTIALLY_SHIPPED: "on its way",
+    OrderStatus.SHIPPED: "on its way",
+    OrderStatus.OUT_FOR_DELIVERY: "out for delivery",
+    OrderStatus.DELIVERED: "delivered",
+    OrderStatus.CANCELLED: "cancelled",
+}
+_IN_TRANSIT = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.OUT_FOR_DELIVERY})
+
+_REQUESTS = {
+    "refund": "a refund",
+    "return": "a return",
+    "cancel": "a cancellation",
+    "address_change": "a change of delivery address",
+    "damaged": "a damaged item",
+    "missing_item": "a missing item",
+    "payment": "a payment question",
+    "complaint": "your complaint",
+    "other": "a change to your order",
+    "human": "a conversation with a person",
+}
+
+
+def long_date(day: date) -> str:
+    return f"{day:%A}, {day:%B} {day.day}"
+
+
+def greeting(shop_name: str) -> Reply:
+    text = (
+        f"Hi! I'm the order assistant for {shop_name}. I can tell you where your order is, "
+        f"with tracking and delivery dates. {_EXAMPLE}"
+    )
+    return Reply(ReplyKind.GREETING, text, (TRACK, PERSON))
+
+
+def help_text(shop_name: str) -> Reply:
+    text = (
+        f"I can look up any {shop_name} order: its status, the carrier and tracking number, the "
+        "tracking link and the estimated delivery. Send your order number, then the email address you "
+        f"used for the order. {_EXAMPLE}"
+    )
+    return Reply(ReplyKind.HELP, text, (TRACK, PERSON))
+
+
+def thanks(_shop_name: str) -> Reply:
+    return Reply(ReplyKind.THANKS, "You're welcome! Anything else about your order, just ask.", (TRACK,))
+
+
+def unknown(_shop_name: str) -> Reply:
+    text = (
+        "Sorry, I didn't catch that. I can tell you where your order is, with tracking and delivery "
+        f"dates. {_EXAMPLE}"
+    )
+    return Reply(ReplyKind.UNKNOWN, text, (TRACK, PERSON))
+
+
+def ask_order_number(question: Intent) -> Reply:
+    lead = {
+        Intent.TRACKING: "I can get you the tracking details.",
+        Intent.DELIVERY_ESTIMATE: "I can check when it should arrive.",
+    }.get(question, "I can check that for you.")
+    text = f"{lead} What's your order number? It's in your order confirmation email, e.g. #1042."
+    return Reply(ReplyKind.ASK_ORDER_NUMBER, text)
+
+
+def ask_email(order_number: str) -> Reply:
+    text = f"Thanks. To keep your details safe, what's the email address you used for order #{order_number}?"
+    return Reply(ReplyKind.ASK_EMAIL, text)
+
+
+def not_verified(order_number: str, support_contact: str) -> Reply:
+    text = (
+        f"I couldn't find an order #{order_number} with that email address. Please check the order "
+        "number and the email on your confirmation and try again (you can send both in one message), "
+        f"or contact {support_contact}."
+    )
+    return Reply(ReplyKind.NOT_VERIFIED, text, (PERSON,))
+
+
+def locked(support_contact: str) -> Reply:
+    text = (
+        "I couldn't verify those details, and for your security I can't check again for a while. "
+        f"Please contact {support_contact} and they'll help you with your order."
+    )
+    return Reply(ReplyKind.LOCKED, text, (PERSON,))
+
+
+def unavailable(support_contact: str) -> Reply:
+    text = (
+        f"I can't look orders up right now. Please try again in a few minutes, or contact {support_contact}."
+    )
+    return Reply(ReplyKind.UNAVAILABLE, text, (PERSON,))
+
+
+def escalated(category: str, order_number: str | None, support_contact: str) -> Reply:
+    request = _REQUESTS.get(category, _REQUESTS["other"])
+    about = f" about order #{order_number}" if order_number else ""
+    if category == "human":
+        opening = f"Of course. I've asked our team to get in touch with you{about}."
+    else:
+        opening = (
+            f"I understand you'd like {request}{about}. I can't handle that myself, so I've passed "
+            "your request to our team."
+        )
+    text = (
+        f"{opening} They'll follow up here, or you can reach them at {support_contact}. Meanwhile I can "
+        "tell you where your order is and share tracking details."
+    )
+    return Reply(ReplyKind.ESCALATED, text, (TRACK,))
+
+
+def order_answer(order: Order, question: Intent, not_arrived: bool, today: date) -> Reply:
+    """The verified answer: the specific question first, then every shipment's facts."""
+    if not_arrived:
+        lead = _not_arrived_lead(order, today)
+    elif question is Intent.TRACKING:
+        lead = _tracking_lead(order)
+    elif question is Intent.DELIVERY_ESTIMATE:
+        lead = _estimate_lead(order)
+    else:
+        lead = f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}."
+    lines = [lead, *_shipment_lines(order)]
+    links = tuple(s.tracking_url for s in order.shipments if s.tracking_url)
+    quick = [
+        label
+        for label, wanted in (
+            (WHEN, _awaiting_delivery(order) and question is not Intent.DELIVERY_ESTIMATE),
+            (PERSON, True),
+        )
+        if wanted
+    ]
+    return Reply(ReplyKind.ORDER_ANSWER, "\n".join(lines), tuple(quick), links)
+
+
+def _tracking_lead(order: Order) -> str:
+    if any(s.tracking_number for s in order.shipments):
+        return f"Here's the tracking for order #{order.number}:"
+    return (
+        f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}, and there's no tracking "
+        "number for it yet."
+    )
+
+
+def _estimate_lead(order: Order) -> str:
+    if order.status is OrderStatus.DELIVERED:
+        return f"Order #{order.number} has already been delivered."
+    if order.status is OrderStatus.CANCELLED:
+        return f"Order #{order.number} was cancelled, so it won't be delivered."
+    dates = sorted({s.estimated_delivery for s in order.shipments if s.estimated_delivery})
+    if not dates:
+        return (
+            f"I don't have an estimated delivery date for order #{order.number} yet; it "
+            f"{_ORDER_STATUS_SENTENCE[order.status]}."
+        )
+    if len(dates) == 1:
+        return f"Order #{order.number} should arrive by {long_date(dates[0])}."
+    last = long_date(dates[-1])
+    return f"Order #{order.number} comes in several packages; the last should arrive by {last}."
+
+
+def _not_arrived_lead(order: Order, today: date) -> str:
+    if order.status is OrderStatus.DELIVERED:
+        return (
+            f"I'm sorry it isn't with you. Our records show order #{order.number} as delivered. It's "
+            "worth checking with neighbours or a safe place; if it's still missing, our team can look "
+            "into it with the carrier."
+        )
+    late = [s for s in order.shipments if _is_late(s, today)]
+    if late:
+        expected = long_date(min(s.estimated_delivery for s in late if s.estimated_delivery))
+        return (
+            f"I'm sorry — order #{order.number} is running late: it was expected by {expected} and "
+            "hasn't been delivered yet. Our team can look into it with the carrier."
+        )
+    return f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}."
+
+
+def _is_late(shipment: Shipment, today: date) -> bool:
+    return (
+        shipment.status in _IN_TRANSIT
+        and shipment.estimated_delivery is not None
+        and shipment.estimated_delivery < today
+    )
+
+
+def _awaiting_delivery(order: Order) -> bool:
+    return order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
+
+
+def _shipment_lines(order: Order) -> list[str]:
+    shipments = order.shipments
+    if len(shipments) == 1:
+        return _shipment_facts(shipments[0], label=None)
+    lines: list[str] = []
+    for index, shipment in enumerate(shipments, start=1):
+        lines.extend(_shipment_facts(shipment, label=f"Package {index} of {len(shipments)}"))
+    return lines
+
+
+def _shipment_facts(shipment: Shipment, label: str | None) -> list[str]:
+    parts = [f"{label}: {_SHIPMENT_STATUS[shipment.status]}" if label else None]
+    if shipment.carrier and shipment.tracking_number:
+        parts.append(f"{shipment.carrier} tracking number {shipment.tracking_number}")
+    elif shipment.carrier:
+        parts.append(f"with {shipment.carrier}")
+    elif shipment.tracking_number:
+        parts.append(f"tracking number {shipment.tracking_number}")
+    if shipment.estimated_delivery and shipment.status is not OrderStatus.DELIVERED:
+        parts.append(f"estimated delivery {long_date(shipment.estimated_delivery)}")
+    first = ", ".join(part for part in parts if part)
+    lines = [f"{first}." if first else ""]
+    if shipment.tracking_url:
+        lines.append(f"Track it: {shipment.tracking_url}")
+    return [line for line in lines if line]

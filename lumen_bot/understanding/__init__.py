@@ -1,0 +1,1 @@
+"""Turning a shopper's words into a typed :class:`Understanding`."""
