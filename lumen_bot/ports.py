@@ -1,0 +1,88 @@
+"""The small interfaces the conversation core depends on; adapters live elsewhere."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from lumen_bot.engine import ConversationState, Effect
+from lumen_bot.messages import InboundMessage, Reply
+from lumen_bot.orders.model import Order
+from lumen_bot.understanding.model import Understanding
+
+
+class Understander(Protocol):
+    async def understand(self, text: str, *, last_question: str | None = None) -> Understanding: ...
+
+
+class OrderSourceUnavailable(Exception):
+    """The order source could not answer (down, timed out): not the same as "no such order"."""
+
+
+class OrderSource(Protocol):
+    async def find(self, order_number: str) -> Order | None:
+        """The order with this normalized number, ``None`` when there is none.
+
+        Raises :class:`OrderSourceUnavailable` when it cannot tell.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A conversation as loaded: its state and the version a save must match."""
+
+    conversation_id: int | None
+    state: ConversationState
+    version: int
+
+
+class ConcurrentUpdate(Exception):
+    """Another message of the same conversation was saved first; handle this one again."""
+
+
+class DuplicateMessage(Exception):
+    """This provider message was already processed."""
+
+
+class ConversationStore(Protocol):
+    async def load(self, channel: str, key: str) -> Snapshot: ...
+
+    async def commit(
+        self,
+        snapshot: Snapshot,
+        message: InboundMessage,
+        understanding: Understanding,
+        state: ConversationState,
+        replies: Sequence[Reply],
+        effects: Sequence[Effect],
+        now: datetime,
+    ) -> None:
+        """Atomically save the new state, log the message, apply effects (stamped ``now``).
+
+        Raises :class:`ConcurrentUpdate` or :class:`DuplicateMessage`, in which case nothing was written.
+        """
+        ...
+
+
+class MessageLog(Protocol):
+    async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
+        """The replies a message already got, ``None`` when it was never processed."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCounts:
+    in_conversation: int
+    for_order: int
+    for_email: int
+
+
+class FailureLog(Protocol):
+    async def count_failures(
+        self, conversation_id: int | None, order_number: str, email_digest: str, since: datetime
+    ) -> FailureCounts:
+        """Failed verifications since ``since``."""
+        ...

@@ -1,0 +1,1 @@
+"""Persistence through SQLModel: one schema for SQLite and PostgreSQL."""

@@ -1,0 +1,264 @@
+"""Conversations, the message log and verification failures in the database.
+
+Each inbound message is saved in one transaction with the new conversation state, so a redelivered
+message (same provider id) or a concurrent message of the same conversation changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from lumen_bot.engine import ConversationState, Effect, Escalate, RecordFailure
+from lumen_bot.messages import InboundMessage, Reply, ReplyKind
+from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
+from lumen_bot.store.database import run_query
+from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
+from lumen_bot.tickets import new_reference
+from lumen_bot.understanding.model import Understanding
+
+_CONVERSATION = ConversationRow.__table__  # type: ignore[attr-defined]
+_MESSAGE = MessageRow.__table__  # type: ignore[attr-defined]
+_FAILURE = VerificationFailureRow.__table__  # type: ignore[attr-defined]
+_TICKET = TicketRow.__table__  # type: ignore[attr-defined]
+
+# Statements are built once: SQLAlchemy then reuses their compiled form, which is most of a query's cost
+# on a fast local database.
+_LOAD = select(_CONVERSATION.c.id, _CONVERSATION.c.state, _CONVERSATION.c.version).where(
+    _CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")
+)
+_CREATE = insert(_CONVERSATION).returning(_CONVERSATION.c.id)
+_SAVE = (
+    update(_CONVERSATION)
+    .where(_CONVERSATION.c.id == bindparam("b_id"), _CONVERSATION.c.version == bindparam("b_version"))
+    .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
+)
+_LOG = insert(_MESSAGE)
+_REPLIES = select(_MESSAGE.c.replies).where(
+    _MESSAGE.c.channel == bindparam("channel"),
+    _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
+)
+_FAIL = insert(_FAILURE)
+_SAME_CONVERSATION = _FAILURE.c.conversation_id == bindparam("conversation_id")
+_SAME_ORDER = _FAILURE.c.order_number == bindparam("order_number")
+_SAME_EMAIL = _FAILURE.c.email_digest == bindparam("email_digest")
+_COUNT_FAILURES = select(
+    func.count().filter(_SAME_CONVERSATION),
+    func.count().filter(_SAME_ORDER),
+    func.count().filter(_SAME_EMAIL),
+).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
+_OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.summary).where(
+    _TICKET.c.conversation_id == bindparam("conversation_id"),
+    _TICKET.c.category == bindparam("category"),
+    _TICKET.c.status == "open",
+)
+_ADD_TO_TICKET = (
+    update(_TICKET)
+    .where(_TICKET.c.id == bindparam("b_id"))
+    .values(summary=bindparam("summary"), order_number=bindparam("order_number"))
+)
+_NEW_TICKET = insert(_TICKET)
+
+
+class SqlConversationStore:
+    """Implements the ``ConversationStore``, ``MessageLog`` and ``FailureLog`` ports."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def load(self, channel: str, key: str) -> Snapshot:
+        return await run_query(self._engine, self._load, channel, key)
+
+    async def commit(
+        self,
+        snapshot: Snapshot,
+        message: InboundMessage,
+        understanding: Understanding,
+        state: ConversationState,
+        replies: Sequence[Reply],
+        effects: Sequence[Effect],
+        now: datetime,
+    ) -> None:
+        await run_query(
+            self._engine,
+            self._commit,
+            snapshot,
+            message,
+            understanding,
+            state,
+            tuple(replies),
+            tuple(effects),
+            now,
+        )
+
+    async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
+        return await run_query(self._engine, self._replies_for, channel, provider_message_id)
+
+    async def count_failures(
+        self, conversation_id: int | None, order_number: str, email_digest: str, since: datetime
+    ) -> FailureCounts:
+        params = {
+            "conversation_id": conversation_id,
+            "order_number": order_number,
+            "email_digest": email_digest,
+            "since": since,
+        }
+        return await run_query(self._engine, self._count_failures, params)
+
+    def _load(self, channel: str, key: str) -> Snapshot:
+        with self._engine.connect() as connection:
+            row = connection.execute(_LOAD, {"channel": channel, "key": key}).first()
+        if row is None:
+            return Snapshot(conversation_id=None, state=ConversationState(), version=0)
+        return Snapshot(row.id, ConversationState.model_validate_json(row.state), row.version)
+
+    def _commit(
+        self,
+        snapshot: Snapshot,
+        message: InboundMessage,
+        understanding: Understanding,
+        state: ConversationState,
+        replies: tuple[Reply, ...],
+        effects: tuple[Effect, ...],
+        now: datetime,
+    ) -> None:
+        try:
+            with self._engine.begin() as connection:
+                conversation_id = self._save_state(connection, snapshot, message, state, now)
+                connection.execute(
+                    _LOG,
+                    {
+                        "conversation_id": conversation_id,
+                        "channel": message.channel,
+                        "provider_message_id": message.provider_message_id,
+                        "text": message.text,
+                        "intent": understanding.intent.value,
+                        "replies": _dump_replies(replies),
+                        "raw": json.dumps(message.raw) if message.raw is not None else None,
+                        "received_at": message.received_at,
+                    },
+                )
+                _apply_effects(connection, conversation_id, message, effects, now)
+        except IntegrityError as error:
+            pid = message.provider_message_id
+            if pid and self._replies_for(message.channel, pid) is not None:
+                raise DuplicateMessage(pid) from error
+            # Otherwise a concurrent first message created the same conversation: a lost race.
+            raise ConcurrentUpdate(message.conversation_key) from error
+
+    def _save_state(
+        self,
+        connection: Connection,
+        snapshot: Snapshot,
+        message: InboundMessage,
+        state: ConversationState,
+        now: datetime,
+    ) -> int:
+        encoded = state.model_dump_json()
+        if snapshot.conversation_id is None:
+            created = connection.execute(
+                _CREATE,
+                {
+                    "channel": message.channel,
+                    "key": message.conversation_key,
+                    "state": encoded,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            return int(created.scalar_one())
+        result = connection.execute(
+            _SAVE,
+            {
+                "b_id": snapshot.conversation_id,
+                "b_version": snapshot.version,
+                "state": encoded,
+                "version": snapshot.version + 1,
+                "updated_at": now,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(message.conversation_key)
+        return snapshot.conversation_id
+
+    def _replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
+        params = {"channel": channel, "provider_message_id": provider_message_id}
+        with self._engine.connect() as connection:
+            stored = connection.execute(_REPLIES, params).scalar_one_or_none()
+        return None if stored is None else _load_replies(stored)
+
+    def _count_failures(self, params: dict[str, object]) -> FailureCounts:
+        with self._engine.connect() as connection:
+            row = connection.execute(_COUNT_FAILURES, params).one()
+        return FailureCounts(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _apply_effects(
+    connection: Connection,
+    conversation_id: int,
+    message: InboundMessage,
+    effects: tuple[Effect, ...],
+    now: datetime,
+) -> None:
+    for effect in effects:
+        if isinstance(effect, RecordFailure):
+            connection.execute(
+                _FAIL,
+                {
+                    "conversation_id": conversation_id,
+                    "order_number": effect.order_number,
+                    "email_digest": effect.email_digest,
+                    "created_at": now,
+                },
+            )
+        elif isinstance(effect, Escalate):
+            _open_ticket(connection, conversation_id, message, effect, now)
+
+
+def _open_ticket(
+    connection: Connection, conversation_id: int, message: InboundMessage, effect: Escalate, now: datetime
+) -> None:
+    """One open ticket per conversation and category: asking again adds to it."""
+    existing = connection.execute(
+        _OPEN_TICKET, {"conversation_id": conversation_id, "category": effect.category}
+    ).first()
+    if existing is not None:
+        summary = f"{existing.summary}\n{message.text}"
+        connection.execute(
+            _ADD_TO_TICKET, {"b_id": existing.id, "summary": summary, "order_number": effect.order_number}
+        )
+        return
+    connection.execute(
+        _NEW_TICKET,
+        {
+            "reference": new_reference(),
+            "conversation_id": conversation_id,
+            "channel": message.channel,
+            "category": effect.category,
+            "order_number": effect.order_number,
+            "summary": message.text,
+            "status": "open",
+            "created_at": now,
+        },
+    )
+
+
+def _dump_replies(replies: tuple[Reply, ...]) -> str:
+    return json.dumps(
+        [
+            {"kind": r.kind.value, "text": r.text, "quick_replies": r.quick_replies, "links": r.links}
+            for r in replies
+        ]
+    )
+
+
+def _load_replies(stored: str) -> list[Reply]:
+    return [
+        Reply(ReplyKind(item["kind"]), item["text"], tuple(item["quick_replies"]), tuple(item["links"]))
+        for item in json.loads(stored)
+    ]

@@ -1,0 +1,103 @@
+"""The database schema. Every table Lumen keeps, in one place."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc_column(**kwargs: object) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=40, unique=True, index=True)
+    email: str = Field(max_length=254)
+    status: str = Field(max_length=32)
+    placed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    customer_name: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class ShipmentRow(SQLModel, table=True):
+    __tablename__ = "shipments"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True, ondelete="CASCADE")
+    position: int
+    status: str = Field(max_length=32)
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=100)
+    tracking_url: str | None = Field(default=None, max_length=2000)
+    estimated_delivery: date | None = None
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_conversation_channel_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    key: str = Field(max_length=320)
+    state: str = Field(sa_column=Column(Text, nullable=False))
+    # Optimistic concurrency: a save only succeeds against the version it loaded.
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class MessageRow(SQLModel, table=True):
+    """One inbound message and the replies it got: the audit log and the dedupe key."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id", name="uq_message_provider_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    channel: str = Field(max_length=32)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    intent: str = Field(max_length=32)
+    replies: str = Field(sa_column=Column(Text, nullable=False))
+    raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    received_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class VerificationFailureRow(SQLModel, table=True):
+    __tablename__ = "verification_failures"
+    __table_args__ = (
+        Index("ix_failure_conversation_at", "conversation_id", "created_at"),
+        Index("ix_failure_order_at", "order_number", "created_at"),
+        Index("ix_failure_email_at", "email_digest", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    order_number: str = Field(max_length=40)
+    email_digest: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class TicketRow(SQLModel, table=True):
+    """A request Lumen cannot fulfil itself, for the shop's team."""
+
+    __tablename__ = "tickets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=16, unique=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    channel: str = Field(max_length=32)
+    category: str = Field(max_length=32)
+    order_number: str | None = Field(default=None, max_length=40)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
