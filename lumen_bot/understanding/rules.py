@@ -1,0 +1,564 @@
+"""Rule-based understanding: offline, pure and fast enough to run on every message.
+
+A message is read in three passes over normalized copies of the text:
+
+1. the email address, anywhere (email-validator decides what is one);
+2. the order number: a token in the shop's order-number shape, kept when a marker ("order", "#",
+   "order no.") or the context says it is one, dropped when it reads as a quantity, price, date,
+   year, time, phone number or postal code;
+3. the intent, from keyword patterns in order of precedence (see :meth:`RuleUnderstander._intent`),
+   after common typos are corrected word by word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from lumen_bot.identifiers import normalize_email, normalize_order_number
+from lumen_bot.messages import ReplyKind
+from lumen_bot.settings import Settings
+from lumen_bot.understanding.model import Intent, Topic, Understanding
+
+DEFAULT_ORDER_NUMBER_PATTERN: str = Settings.model_fields["order_number_pattern"].default
+_MAX_ORDER_NUMBER_LENGTH = 40  # Understanding.order_number's max_length
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+# --- Normalization ------------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Zero-width and bidi-control characters can sit inside a word ("or\u200bder"): removed, not spaced.
+_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
+_SPACES = re.compile(r"\s+")
+# Both start only where a token starts: trying every position of a long token would take quadratic time.
+_EMAIL_LIKE = re.compile(r"(?<![^\s<>()\[\]{},;:\"])[^\s<>()\[\]{},;:\"@]+@[^\s<>()\[\]{},;:\"@]+")
+_URL = re.compile(r"(?:https?://|www\.)\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)
+
+
+def _normalize(text: str) -> str:
+    """NFKC, ASCII digits, no control or invisible characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        # Shoppers writing Arabic, Persian or Hindi may type their order number in those digits.
+        text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
+    return _SPACES.sub(" ", text).strip()
+
+
+def _find_email(text: str) -> str | None:
+    for match in _EMAIL_LIKE.finditer(text):
+        normalized = normalize_email(match.group().strip(".!?'"))
+        if normalized is not None:
+            return normalized
+    return None
+
+
+# --- Typos --------------------------------------------------------------------------------------------
+
+# Words the intent patterns rely on. A word one edit away from one of them (a letter dropped, added or
+# changed, or two letters swapped) is read as that word. Keywords have six letters or more: among
+# shorter words too many real ones are one edit apart ("order"/"older", "where"/"were").
+# fmt: off
+_KEYWORDS = frozenset({
+    "account", "address", "arrival", "arrive", "arrived", "arriving", "assistance", "assistant", "broken",
+    "cancel", "canceling", "cancellation", "cancelling", "change", "changing", "compensation", "complain",
+    "complaint", "contact", "customer", "damaged", "defective", "delivered", "delivery", "dispatched",
+    "estimate", "estimated", "exchange", "expect", "expected", "invoice", "missing", "modify", "newsletter",
+    "operator", "package", "parcel", "password", "payment", "person", "problem", "problems", "purchase",
+    "rebate", "receive", "received", "reclamation", "refund", "refunds", "reimburse", "reimbursement",
+    "reimbursements", "representative", "restitution", "return", "service", "shipment", "shipped",
+    "shipping", "somebody", "someone", "status", "subscription", "support", "thanks", "tracking", "trouble",
+    "troubles", "update"
+})
+# fmt: on
+# Real words one edit away from a keyword: they are meant as written.
+# fmt: off
+_NOT_TYPOS = frozenset({
+    "arrives", "broker", "cancer", "chance", "changed", "charge", "charging", "chipped", "chipping",
+    "clipping", "contract", "cracking", "debate", "deceive", "deceived", "deliver", "detective", "expects",
+    "expended", "expert", "hissing", "kissing", "messing", "mussing", "parson", "persona", "persons",
+    "pissing", "purchased", "racking", "rebase", "receiver", "relate", "returned", "shopped", "shopping",
+    "sipping", "skipped", "skipping", "slipped", "slipping", "states", "stats", "statue", "supports",
+    "tacking", "thinks", "tracing", "tricking", "trucking", "updated", "updates", "whipped", "whipping"
+})
+# fmt: on
+
+
+def _one_edit_variants(word: str) -> Iterator[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(len(word) + 1):
+        left, right = word[:i], word[i:]
+        yield from (left + ch + right for ch in letters)
+        if right:
+            yield left + right[1:]
+            yield from (left + ch + right[1:] for ch in letters)
+        if len(right) > 1:
+            yield left + right[1] + right[0] + right[2:]
+
+
+def _build_corrections() -> dict[str, str]:
+    corrections: dict[str, str] = {}
+    for keyword in sorted(_KEYWORDS):  # sorted: a variant of two keywords goes to the same one every run
+        for variant in _one_edit_variants(keyword):
+            corrections.setdefault(variant, keyword)
+    for word in (*_KEYWORDS, *_NOT_TYPOS):
+        corrections.pop(word, None)
+    return corrections
+
+
+_CORRECTIONS = _build_corrections()
+_LONG_WORD = re.compile(r"\b[a-z]{5,}\b")
+
+
+def _correct_typos(text: str) -> str:
+    return _LONG_WORD.sub(lambda match: _CORRECTIONS.get(match.group(), match.group()), text)
+
+
+# --- Intent patterns, on lower-case text without apostrophes ("hasnt", "wheres") ----------------------
+
+_GAP = r"(?:\W+\w+){0,4}?\W+"  # up to four words in between
+_PARCEL = r"(?:orders?|ordr|oder|packages?|parcels?|shipments?|deliver(?:y|ies)|purchases?|stuff)"
+_ORDER = rf"(?:{_PARCEL}|items?|box|goods)"
+# Numbers that the words before them say are something else: "invoice #12588", "apt 302".
+# fmt: off
+_OTHER_IDENTIFIERS = (
+    "invoice", "bill", "receipt", "ticket", "case", "account", "item", "sku", "product", "model", "room",
+    "apt", "apartment", "suite", "unit", "flat", "house", "zip", "postcode", "phone",
+)
+# fmt: on
+_A_NUMBER = "".join(rf"(?<!{word} )" for word in _OTHER_IDENTIFIERS) + r"\#?\d{3,}"
+_PERSON = (
+    r"(?<!delivery )(?<!courier )(?<!postal )(?<!post )"
+    r"(?:someone|somebody|some one|anyone|a person|real person|live person|person|human|humans"
+    r"|agents?|representatives?|reps?|operators?|staff|manager|supervisor|assistant|employee|real people"
+    r"|customer (?:service|support|care|assistance)|support (?:team|staff))"
+)
+
+_HUMAN_REQUEST = _any(
+    rf"\b(?:talk|talking|speak|speaking|chat|chatting|contact|contacting|reach|reaching|call|calling"
+    rf"|connect|transfer|put me through|get me|get in touch|need|want|give me)\b{_GAP}{_PERSON}\b",
+    r"\b(?:contact|reach|call|email|phone)\s+(?:the\s+|your\s+)?(?:support|help ?desk|you guys|your team)\b",
+    r"\b(?:real|live|actual) (?:person|human|agent|people)\b",
+    r"\byour (?:phone|telephone|hotline|contact) ?(?:number|line|details|info)?\b|\bhotline\b",
+)
+_HUMAN_MENTION = re.compile(
+    r"\b(?:humans?|agents?|representatives?|operators?|call cent(?:er|re)|support team"
+    r"|(?:customer|client) (?:service|support|care|assistance))\b"
+)
+
+# Asking for a refund, a return, a cancellation … is a request the bot cannot serve: it wins over
+# status words ("a refund for order 1042, which hasn't arrived").
+_TOPICS: tuple[tuple[Topic, re.Pattern[str]], ...] = (
+    (
+        Topic.REFUND,
+        _any(
+            r"\b(?:refund\w*|reimburs\w*|rebates?|restitutions?|compensat\w*|chargebacks?|charge back"
+            r"|money back)\b"
+        ),
+    ),
+    (
+        Topic.RETURN,
+        _any(
+            r"\b(?:return|returns|returning|exchange|exchanging|rma)\b",
+            r"\bsend(?:ing)? (?:it |this |them |these |the \w+ )?back\b",
+            r"\b(?:wrong|different|bigger|smaller|another) (?:size|colou?r)\b",
+        ),
+    ),
+    (
+        # Accounts and subscriptions are cancelled too; that is not the order.
+        Topic.CANCEL,
+        _any(
+            r"\bcancel(?:l?ing|lation|ation)?\b"
+            r"(?!(?:\W+\w+){0,3}?\W+(?:account|subscription|newsletter|membership))",
+            r"\b(?:dont|do not|no longer) (?:want|need)\b(?:\W+\w+){0,2}?\W+(?:order|purchase|it)\b",
+        ),
+    ),
+    (
+        Topic.ADDRESS_CHANGE,
+        _any(
+            r"\b(?:change|changing|changed|update|updating|edit|editing|correct|correcting|modify|modifying"
+            r"|fix|fixing|set|setting|enter|entering|add|adding|submit|submitting|new|different"
+            r"|another|secondary|alternate|wrong|incorrect|invalid)\b"
+            r"(?:\W+\w+){0,3}?\W+(?<!email )(?<!e-mail )address(?:es)?\b",
+            r"(?<!email )(?<!e-mail )\baddress (?:change|update|correction|modification"
+            r"|(?:has |have )?changed|is (?:not |in)?(?:valid|wrong|correct)|isnt (?:valid|right|correct))",
+            r"\bi (?:have |just )?moved\b|\b(?:redirect|reroute)\b",
+            r"\b(?:deliver|ship|send)\w*\b(?:\W+\w+){0,4}?\W+instead\b",
+        ),
+    ),
+    (
+        Topic.DAMAGED,
+        _any(
+            r"\b(?:damaged?|broken|broke|cracked|smashed|crushed|shattered|defective|faulty|dented|torn"
+            r"|ripped|leak(?:ing|ed|s)|scratched|stained)\b"
+            r"(?!\W+(?:tracking\W+)?(?:link|url|page|site|website))",
+            # A tracking link that "doesn't work" is not a faulty product.
+            r"^(?!.*\b(?:link|url|website|site|page|app|code|coupon|button|tracking|checkout|login|card"
+            r"|payment)\b).*\b(?:doesnt|does not|dont|do not|isnt|is not|wont|will not|stopped|not)\s+"
+            r"(?:work|working|turn on)\b",
+        ),
+    ),
+    (
+        # "My package is missing" is a package that has not arrived; here something is missing from it.
+        Topic.MISSING_ITEM,
+        _any(
+            r"\bmissing (?:(?:an?|one|two|some|several|the|my|\d+) )?(?:items?|parts?|pieces?|products?"
+            r"|articles?|accessor\w+|components?)\b",
+            r"\b(?:items?|parts?|pieces?|products?|something|one|some|half|articles?)\s+"
+            r"(?:is |are |was |were )?missing\b",
+            r"\bmissing (?:from|in) (?:my |the )?(?:order|package|parcel|box|delivery|shipment)\b",
+            r"\bonly (?:got|received|came with|contained|had)\s+(?:one|two|part|half|some|\d)\b",
+            r"\b(?:box|package|parcel)\s+(?:was|is|came|arrived)\s+empty\b",
+            r"\bincomplete (?:order|delivery|shipment|package)\b",
+            r"\bwrong (?:items?|products?|thing)\b|\bnot what i ordered\b|\bsomeone elses\b",
+        ),
+    ),
+    (
+        Topic.PAYMENT,
+        _any(
+            rf"\bpayments?\b{_GAP}(?:fail\w*|declined|errors?|issues?|problems?|rejected|pending|stuck|wrong)\b",
+            rf"\b(?:issues?|problems?|errors?|troubles?|difficult\w*)\b{_GAP}(?:payments?|paying|pay|checkout"
+            r"|billing)\b",
+            r"\b(?:help|question|questions)\s+(?:with|regarding|about|on)\s+(?:my\s+|the\s+|an?\s+)?(?:online\s+)?"
+            r"payments?\b",
+            r"\bpayments? (?:methods?|options?)\b",
+            r"\b(?:cant|cannot|can not|unable to|couldnt|could not)\s+(?:\w+\s+)?(?:pay|make (?:a |the )?"
+            r"(?:payment|transfer)s?|checkout|check out)\b",
+            r"\b(?:charged|billed)\s+(?:me\s+)?(?:twice|double|two times|wrong|too much|incorrectly|again)\b",
+            r"\bdouble[- ]?(?:charged|billed)\b|\bovercharged\b",
+            r"\bcard (?:was |got |is )?(?:declined|rejected)\b",
+        ),
+    ),
+    (
+        Topic.COMPLAINT,
+        _any(
+            r"\b(?:complain\w*|grievance|reclamation)\b",
+            r"\b(?:file|filing|make|making|lodge|lodging|submit|submitting|open|opening|raise|raising|place"
+            r"|placing)\b(?:\W+\w+){0,3}?\W+claims?\b",
+            r"\bclaims? against\b",
+        ),
+    ),
+    (
+        # Changing what was ordered, or ordering something new.
+        Topic.OTHER,
+        _any(
+            r"\b(?:change|changing|modify|modifying|edit|editing|amend|amending|alter|altering|adjust"
+            r"|adjusting|correct|correcting|update|updating)\s+(?:(?:my|the|this|an?|that|your)\s+)?"
+            r"(?:order|purchase)\b",
+            r"\b(?:add|adding|remove|removing|delete|deleting|swap|swapping|switch|switching|replace"
+            r"|replacing)\b(?:\W+\w+){0,3}?\W+(?:items?|products?|articles?|something|size|colou?r)\b",
+            r"\b(?:change|changing|modify|modifying|edit|editing|swap|swapping|switch|switching|replace|replacing"
+            r"|add|adding|remove|removing|delete|deleting)\b(?:\W+\w+){0,4}?\W+(?:of|in|on|to|from)\s+"
+            r"(?:my |the |this |that |an? )?(?:order|purchase)\b",
+            # Pre-sale questions about shipping are not about an order that exists.
+            r"\b(?:shipping|shipment|delivery) (?:options?|methods?|costs?|fees?|rates?|prices?|charges?)\b",
+            r"\b(?:options?|methods?) (?:for|of) (?:shipping|shipment|delivery)\b",
+            r"\bdo (?:you|u) (?:ship|deliver)\b|\bfree (?:shipping|delivery)\b",
+            r"\bhow much (?:is|does|for|will|to)\b(?:\W+\w+){0,3}?\W+(?:shipping|delivery|postage)\b",
+            r"\b(?:change|reschedule|move)\b(?:\W+\w+){0,2}?\W+delivery (?:date|day|time|slot)\b",
+            r"\b(?:need|want|get|send|download|request|copy of|wheres|where is)\b(?:\W+\w+){0,3}?\W+"
+            r"(?:invoice|receipt|bill)s?\b",
+            r"\b(?:place|placing|make|making)\s+(?:an?\s+|another\s+|new\s+)*(?:order|purchase)\b",
+            r"\b(?:buy|buying)\b|\b(?:(?:want|like|need|how|going|wish|plan) to|wanna|can i|could i|can we)"
+            r" (?:order|purchase)\b(?!\s+(?:number|no|status|id|#))",
+        ),
+    ),
+)
+
+_PARCEL_WORD = re.compile(rf"\b{_PARCEL}\b")
+_ACCOUNT_SUBJECTS = re.compile(
+    r"\b(?:accounts?|passwords?|pwd|log ?in|login|sign ?in|sign ?up|signup|registration|newsletters?"
+    r"|subscriptions?|invoices?|receipts?|bills?)\b"
+)
+
+_TRACKING_EXPLICIT = re.compile(
+    r"\b(?:tracking|track)\s*(?:numbers?|nos?|links?|codes?|ids?|info|information|details|urls?|page)\b"
+    r"|\bwaybill\b"
+)
+# "Tracking?", "send tracking pls", "no tracking" ask for it; "the tracking says …" is about the status.
+_TRACKING_BARE = _any(
+    r"^\W*tracking\W*(?:please|pls|plz)?\W*$",
+    r"\b(?:send|give|get|share|have|need|want|provide|no|any|wheres|where is)\b(?:\W+\w+){0,2}?\W+tracking\b"
+    rf"(?!\s+(?:(?:my|the|an?|this|that|our|of|for)\s+)?(?:{_PARCEL}|it)\b)",
+)
+
+# "I didn't get a tracking number" is not a parcel that has not arrived.
+_NOT_A_PARCEL = (
+    r"(?!\s+(?:for\s+|on\s+)?(?:(?:an?|the|my|any|your)\s+)?(?:tracking|confirmation|email|e-mail|invoice"
+    r"|receipt|refund|code|reply|response|answer|updates?|notifications?|messages?|text|link|call))"
+)
+_NOT_ARRIVED = _any(
+    r"\b(?:hasnt|has not|havent|have not|hadnt|had not|didnt|did not|never|not yet|yet to|still not"
+    r"|isnt|is not|wasnt|was not|arent|are not)\s+(?:\w+\s+){0,2}?"
+    r"(?:arrived?|arriving|come|came|received?|receiving|got|gotten|get|shown up|showed up|show up"
+    r"|turned up|turn up|delivered|here|reached)\b" + _NOT_A_PARCEL,
+    r"\bnot (?:here|arrived|delivered|received)\b" + _NOT_A_PARCEL,
+    r"\b(?:still|yet) (?:dont|do not|havent) have\b|\b(?:dont|do not) have\b(?:\W+\w+){0,3}?\W+yet\b",
+    r"\btaking (?:so long|too long|this long|that long|forever|ages)\b",
+    r"\b(?:would|should|supposed to|meant to|due to)\s+(?:arrive|come|be here|be delivered|get here)\b"
+    r"(?:\W+\w+){0,5}?\W+(?:didnt|did not|hasnt|has not|but|still)\b",
+    r"\b(?:was|were) (?:supposed|meant|due|expected) to (?:arrive|come|be here|be delivered|get here)\b",
+    r"\bstill waiting\b" + _NOT_A_PARCEL,
+    r"\bno sign of\b|\bstill nothing\b|\bnothing (?:yet|came|arrived)\b",
+    r"\b(?:says|said|shows?|showing|marked|claims?)(?: as| it was| it has been| that it was| its| it s)?"
+    r" delivered\b|\b(?:supposedly|apparently) delivered\b|\bdelivered\W+but\b",
+    rf"\b{_ORDER}\s+(?:is |was |has been |went |got |seems |seems to be |s )?(?:missing|lost|stolen)\b",
+    rf"\b(?:lost|stolen|stole|took|cant find|cannot find)\s+(?:my |the |our )?{_PARCEL}\b",
+    rf"\b(?:{_ORDER}|it|its)\s+(?:is |was |seems |s )?(?:\w+\s+)?(?:late|overdue)\b",
+)
+
+_DELIVERY_ESTIMATE = _any(
+    r"\bwhen\s+(?:will|would|is|are|should|can|could|do|does|am|might|its|it|my|the|im|shall)\b"
+    r"(?:\W+\w+){0,5}?\W+(?:arriv\w*|come|coming|get here|be here|deliver\w*|expect|ship|shipping|dispatch\w*"
+    rf"|reach\w*|show up|turn up|(?:get|getting|receive|receiving) (?:it|them|my|the|this|{_PARCEL}))\b",
+    r"\b(?:delivery|arrival|shipping|ship|dispatch)\s+(?:dates?|times?|periods?|estimates?|windows?|eta"
+    r"|time ?frames?|days?)\b",
+    r"\beta\b",
+    r"\b(?:estimated|expected|projected|scheduled)\s+(?:delivery|arrival|ship\w*|date|time)\b",
+    r"\bhow (?:long|soon|many (?:more )?(?:days|weeks))\b(?:\W+\w+){0,6}?\W+(?:arriv\w*|come|get|deliver\w*"
+    r"|take|takes|ship\w*|until|till|before|expect|receive|here)\b",
+    r"\b(?:arrive|arriving|be here|get here|be delivered|come|coming|reach me)\s+(?:by|before|on time"
+    r"|in time|tomorrow|today|this|next|soon)\b",
+    r"\bwhat (?:day|date|time)\b(?:\W+\w+){0,4}?\W+(?:arriv\w*|come|coming|deliver\w*|get)\b",
+    r"\b(?:need|want|get|have|receive|make it)\b(?:\W+\w+){0,3}?\W+(?:by|before) (?:monday|tuesday"
+    r"|wednesday|thursday|friday|saturday|sunday|tomorrow|tonight|the weekend|christmas|next week"
+    r"|the \d+(?:st|nd|rd|th)?)\b",
+)
+
+_ORDER_STATUS = _any(
+    # "Where can I order …" is about buying.
+    rf"\b(?:where|wher|whr)(?:s|abouts)?\b{_GAP}(?<!\bi )(?<!\bto )(?<!\bwe )"
+    rf"(?:{_ORDER}|it|they|them|things?|{_A_NUMBER})\b",
+    r"(?<!account )(?<!subscription )\bstatus\b"
+    r"(?!\W+(?:of|on|for)\W+(?:\w+\W+){0,3}?(?:accounts?|subscriptions?|membership|ticket|application|claim)\b)",
+    r"\b(?:has|have|did|was|were|is|are)\b(?:\W+\w+){0,4}?\W+(?:shipped|dispatched|been sent|sent out"
+    r"|gone out|went out|been processed|processed|out for delivery|posted|mailed|ship|cancell?ed|delivered"
+    r"|arrived)\b",
+    r"\b(?:shipped|dispatched|sent)\s+(?:it\s+|out\s+)?yet\b",
+    r"\b(?:on (?:its|the) way|out for delivery|in transit)\b",
+    rf"\b(?:track|tracking|trace|tracing|locate|locating|find|finding|check|checking|follow|following|see"
+    rf"|seeing)\b(?:\W+\w+){{0,3}}?\W+(?:{_PARCEL}|{_A_NUMBER})\b",
+    r"\btrack\b",
+    rf"\b(?:updates?|news|info|information|progress)\s+(?:on|about|regarding|for|of)\s+(?:\w+\s+)?{_ORDER}\b",
+    rf"\bwhat\s+(?:happened|is happening|s happening|s going on|is going on)\b"
+    rf"(?:\W+\w+){{0,3}}?\W+{_ORDER}\b",
+    r"\bany (?:updates?|news)\b",
+    r"\breturned to sender\b",
+    r"\b(?:shipped|dispatched|went out|gone out|sent out)\b",
+    r"\b(?:is|still)\b(?:\W+\w+){0,3}?\W+(?:processing|pending|being processed|on hold)\b",
+    r"\btracking (?:says|said|shows|showed|hasnt|has not|isnt|is not|stopped|stuck)\b",
+    r"\b(?:stuck|held) (?:in|at)\b|\bcustoms\b",
+)
+
+_ARE_YOU_A_BOT = re.compile(r"\bare (?:you|u) (?:an? )?(?:bot|robot|human|real|ai|person|machine)\b")
+# Strong feelings with no request in them are a complaint, but only when nothing else was asked.
+_DISCONTENT = re.compile(
+    r"\b(?:unacceptable|ridiculous|disgrace\w*|outrageous|furious|fed up|scam|rip ?off|worst"
+    r"|(?:terrible|awful|horrible|bad|poor|lousy) (?:service|experience|company|shop|store))\b"
+)
+# Subjects the bot can only point elsewhere for.
+_OTHER_SUBJECTS = re.compile(
+    r"\b(?:accounts?|passwords?|pwd|pin|log ?in|login|sign ?in|sign ?up|signup|register\w*|registration"
+    r"|newsletters?|subscri\w+|unsubscri\w+|invoices?|receipts?|bills?|discounts?|coupons?|promo|vouchers?"
+    r"|gift ?cards?|prices?|pricing|costs?|fees?|penalt\w+|charges?|in stock|restock\w*|warranty|guarantee"
+    r"|reviews?|feedback|opinions?|sizes?|sizing|payments?|pay|shipping options|delivery options|ship to"
+    r"|deliver to|shipping methods|delivery methods)\b"
+)
+_THANKS = re.compile(
+    r"\b(?:thanks|thank (?:you|u)|thank|thx|thnx|thanx|tysm|ty|cheers|appreciate(?:d| it)|much appreciated"
+    r"|merci|gracias|danke)\b"
+)
+_HELP = _any(
+    r"\bwhat (?:can|do|else can) (?:you|u) (?:do|help with|offer)\b",
+    r"\bhow (?:does this|do you|can you|do i use this|does it) (?:work|help)\b",
+    r"\bwhat (?:can|should) i (?:ask|do|say|type)\b",
+    r"\b(?:who|what) are (?:you|u)\b",
+    r"\b(?:help|menu|options|commands)\b",
+)
+_GREETING = re.compile(
+    r"^\W*(?:hi|hii+|hello|helo|hey|heya|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening|day)"
+    r"|hola|bonjour|hallo|salut|ciao|morning|evening)\b"
+)
+
+# --- Order-number context, on upper-case text ----------------------------------------------------------
+
+# A marker right before the number: "order 1042", "#1042", "order no. 1042", "order number: 1042",
+# "my order number is 1042", "purchase #1042", "confirmation number 1042".
+_MARKER = re.compile(
+    r"(?:\b(?:ORDERS?|PURCHASES?|CONFIRMATION|REFERENCE|REF)\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE|REF"
+    r"|REFERENCE)\b)?\.?(?:\s*(?:IS|WAS|=))?\s*[:#-]?\s*|#\s*)$"
+)
+# A number right after "ordered", "bought", or "order" as a verb, is a quantity: "I want to order 300
+# shirts", "I bought 100" (but "add it to order 1042" is the noun).
+_QUANTITY_BEFORE = re.compile(
+    # "When will order 1042 arrive?": after a modal alone, "order" is still the noun.
+    r"(?:(?:\b(?:I|WE|YOU|THEY)(?:\s+(?:WILL|WOULD|CAN|COULD|SHOULD|DID|JUST|ALSO|MIGHT|MAY))?"
+    r"|\b(?:PLEASE|LETS|WANNA)|\b(?:WANT|LIKE|NEED|HOW|GOING|ABLE|TRYING|WISH|PLAN|PLANNING)\s+TO)\s+ORDER"
+    r"|\b(?:ORDERED|BOUGHT|PURCHASED|GOT|GET|BUY|BUYING))\s+$"
+)
+_OTHER_IDENTIFIER_BEFORE = re.compile(
+    rf"\b(?:{'|'.join(_OTHER_IDENTIFIERS).upper()})\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE)\b)?\.?\s*[:#]?\s*$"
+)
+# Without a marker, a number is an order number when the words around it ask about one.
+_ASKS_ABOUT = re.compile(r"\b(?:TRACK|TRACKING|TRACE|LOCATE|STATUS OF|WHERE IS|WHERES|WHAT ABOUT|CHECK)\s*$")
+_THEN_STATUS = re.compile(
+    r"\s*(?:STATUS|HASNT|HAS NOT|HAS IT|SHIPPED|ARRIVED|DELIVERED|IS (?:MY|THE|YOUR) ORDER)\b"
+)
+# What a price, postal code or phone number looks like from the words around the number.
+_AMOUNT_OR_CODE_BEFORE = re.compile(
+    r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CAD|AUD|INR|RS)"
+    r"|\b(?:ZIP|ZIPCODE|POSTCODE|POST CODE|POSTAL CODE|ZIP CODE|PLZ|PIN ?CODE)(?:\s*(?:IS|:))?"
+    r"|\b(?:CALL|TEXT|PHONE|TEL|TELEPHONE|MOBILE|CELL|FAX|WHATSAPP)\b(?:\W+\w+){0,3})\s*$"
+)
+_UNIT_AFTER = re.compile(
+    r"\s*(?:DOLLARS?|BUCKS|EUROS?|POUNDS?|USD|EUR|GBP|CAD|AUD|CENTS?|RUPEES?|YEN|KGS?|LBS?|GRAMS?|ML|CM|MM"
+    r"|AM|PM|DAYS?|HOURS?|HRS?|WEEKS?|MONTHS?|YEARS?|MINUTES?|MINS?|ITEMS?|PCS|PIECES?|UNITS?|PAIRS?|BOXES"
+    r"|X)\b"
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_YEAR_BEFORE = re.compile(
+    r"\b(?:IN|SINCE|YEAR|FROM|UNTIL|TILL|OF|JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?"
+    r"|JULY?|AUG(?:UST)?|SEPT?(?:EMBER)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?)\.?"
+    r"(?:\s+\d{1,2}(?:ST|ND|RD|TH)?,?)?\s*$"
+)
+_PHONE = re.compile(
+    r"\+\d[\d\s().-]{6,}\d|\(\d{2,4}\)\s*\d{3,4}[\s.-]?\d{3,5}|\b\d{3}[\s.-]\d{3}[\s.-]\d{4}\b"
+)
+# Words a bare reply may carry around the number: "it's 1042", "sure, 1042 thanks".
+# fmt: off
+_FILLER = frozenset({
+    "AND", "AT", "COURSE", "EMAIL", "GO", "HELLO", "HERE", "HERES", "HEY", "HI", "I", "IS", "IT", "ITS",
+    "MY", "OF", "OK", "OKAY", "ORDER", "PLEASE", "PLS", "SURE", "THANK", "THANKS", "THAT", "THATS", "THE",
+    "THINK", "THIS", "TY", "YEAH", "YEP", "YES", "YOU"
+})
+# fmt: on
+_UPPER_WORD = re.compile(r"[A-Z]+")
+_STARTS_WITH_LETTER = re.compile(r"[A-Z]")
+
+
+class RuleUnderstander:
+    """Understands shopper messages with patterns: no network, no model, no I/O."""
+
+    def __init__(self, order_number_pattern: str = DEFAULT_ORDER_NUMBER_PATTERN) -> None:
+        # The shop's order-number shape as a whole token: not a piece of a longer word, decimal (25.99),
+        # date (2026-11-24, 11/24/2026), time (10:30), phone number (555-123-4567) or price ($25, 120€).
+        # "ORDER1042" and "ORDER-1042" are a marker glued to the number.
+        self._candidate = re.compile(
+            rf"(?<![\w\-/+$€£¥])(?<!\d[.,:])(?P<glued>ORDER-?)?(?P<number>(?:{order_number_pattern}))"
+            r"(?![\w/@$€£¥%]|[-.,:/]\d)"
+        )
+
+    async def understand(self, text: str, *, last_question: str | None = None) -> Understanding:
+        return self.understand_text(text, last_question=last_question)
+
+    def understand_text(self, text: str, *, last_question: str | None = None) -> Understanding:
+        """What ``text`` asks for. ``last_question`` is the kind of the bot's previous question, if any."""
+        text = _normalize(text)
+        email = _find_email(text)
+        # Digits in addresses and links are not order numbers, and "track" in a URL is not a request.
+        plain = _SPACES.sub(" ", _APOSTROPHES.sub("", _URL.sub(" ", _EMAIL_LIKE.sub(" ", text))))
+        # Typos are corrected first, so that "purhcase 1042" is a marked number too.
+        words = _correct_typos(plain.lower())
+        order_number = self._find_order_number(
+            words.upper(), expecting_one=last_question == ReplyKind.ASK_ORDER_NUMBER
+        )
+        intent, topic, not_arrived = self._intent(words, order_number=order_number, email=email)
+        return Understanding(
+            intent=intent, topic=topic, order_number=order_number, email=email, not_arrived=not_arrived
+        )
+
+    def _find_order_number(self, text: str, *, expecting_one: bool) -> str | None:
+        """The first order number that is marked as one; else a bare number that can only be one."""
+        text = _PHONE.sub(" ", text)
+        first_bare: str | None = None
+        for match in self._candidate.finditer(text):
+            number, (start, end) = match.group("number"), match.span()
+            if len(normalize_order_number(number)) > _MAX_ORDER_NUMBER_LENGTH or self._is_something_else(
+                text, start, end, number
+            ):
+                continue
+            if (
+                match.group("glued")
+                or _STARTS_WITH_LETTER.match(number)  # "LUM-1042" cannot be a quantity, price or date
+                or self._is_marked(text, start)
+                or _ASKS_ABOUT.search(text, max(0, start - 20), start)
+                or _THEN_STATUS.match(text, end)
+            ):
+                return number
+            first_bare = first_bare or number
+        if first_bare and (expecting_one or self._is_whole_message(text, first_bare)):
+            return first_bare
+        return None
+
+    @staticmethod
+    def _is_something_else(text: str, start: int, end: int, number: str) -> bool:
+        """A quantity, price, postal code, phone number, time, year or another kind of number (an
+        invoice's, an apartment's) rather than an order number."""
+        window = max(0, start - 40)
+        return bool(
+            _UNIT_AFTER.match(text, end)
+            or _AMOUNT_OR_CODE_BEFORE.search(text, window, start)
+            or _OTHER_IDENTIFIER_BEFORE.search(text, window, start)
+            or _QUANTITY_BEFORE.search(text, window, start)
+            or (_YEAR.fullmatch(number) and _YEAR_BEFORE.search(text, window, start))
+        )
+
+    @staticmethod
+    def _is_marked(text: str, start: int) -> bool:
+        return _MARKER.search(text, max(0, start - 32), start) is not None
+
+    @staticmethod
+    def _is_whole_message(text: str, number: str) -> bool:
+        rest = text.replace(number, " ", 1)
+        return all(word in _FILLER for word in _UPPER_WORD.findall(rest))
+
+    @staticmethod
+    def _intent(
+        words: str, *, order_number: str | None, email: str | None
+    ) -> tuple[Intent, Topic | None, bool]:
+        """The intent, its topic and whether the shopper says the order has not arrived.
+
+        By precedence: a request for a person; out-of-scope requests; order questions; a mention of a
+        person; the details alone; weaker signals (discontent, other subjects, politeness)."""
+        not_arrived = bool(_NOT_ARRIVED.search(words))
+        if _HUMAN_REQUEST.search(words):
+            return Intent.HUMAN, None, not_arrived
+        for topic, pattern in _TOPICS:
+            if pattern.search(words):
+                return Intent.OUT_OF_SCOPE, topic, not_arrived
+        # An account, an invoice, a newsletter … and no order in sight: "where is it?" is about that.
+        if not order_number and not _PARCEL_WORD.search(words) and _ACCOUNT_SUBJECTS.search(words):
+            return Intent.OUT_OF_SCOPE, Topic.OTHER, False
+        if _TRACKING_EXPLICIT.search(words):
+            return Intent.TRACKING, None, not_arrived
+        if not_arrived:
+            return Intent.ORDER_STATUS, None, True
+        if _TRACKING_BARE.search(words):
+            return Intent.TRACKING, None, False
+        if _DELIVERY_ESTIMATE.search(words):
+            return Intent.DELIVERY_ESTIMATE, None, False
+        if _ORDER_STATUS.search(words):
+            return Intent.ORDER_STATUS, None, False
+        if _ARE_YOU_A_BOT.search(words):
+            return Intent.HELP, None, False
+        if _HUMAN_MENTION.search(words):
+            return Intent.HUMAN, None, False
+        if order_number or email:
+            return Intent.PROVIDE_DETAILS, None, False
+        if _DISCONTENT.search(words):
+            return Intent.OUT_OF_SCOPE, Topic.COMPLAINT, False
+        if _OTHER_SUBJECTS.search(words):
+            return Intent.OUT_OF_SCOPE, Topic.OTHER, False
+        if _THANKS.search(words):
+            return Intent.THANKS, None, False
+        if _HELP.search(words):
+            return Intent.HELP, None, False
+        if _GREETING.search(words):
+            return Intent.GREETING, None, False
+        return Intent.UNKNOWN, None, False
