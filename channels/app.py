@@ -1,0 +1,62 @@
+"""The composition root of the HTTP server: ``create_app(settings)`` wires every channel to the core."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from channels import web
+from channels.http_guards import BodyLimit, RequestContext
+from lumen_bot.logs import configure_logging
+from lumen_bot.runtime import build_runtime
+from lumen_bot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# Generous for any chat message or provider webhook, small enough that no client can exhaust memory.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    runtime = build_runtime(settings, engine=engine, clock=clock)
+
+    app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None)
+    app.state.runtime = runtime
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(RequestContext)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _unexpected)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(web.router(runtime.handler, settings.max_text_length))
+    return app
+
+
+async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    reasons = [
+        f"{'.'.join(str(p) for p in item.get('loc', ()) if p != 'body') or 'body'}: {item.get('msg')}"
+        for item in error.errors()
+    ]
+    return JSONResponse({"detail": "; ".join(reasons) or "invalid request"}, status_code=422)
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=error)
+    return JSONResponse({"detail": "something went wrong on our side; please try again"}, status_code=503)

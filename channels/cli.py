@@ -1,0 +1,153 @@
+"""The ``lumen`` console script: the composition root for everything outside HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from channels import terminal
+from lumen_bot.logs import configure_logging
+from lumen_bot.orders.demo import is_empty, load_demo
+from lumen_bot.orders.importer import ImportFailed, import_file
+from lumen_bot.runtime import build_runtime, build_understander
+from lumen_bot.settings import Settings, load_settings
+from lumen_bot.store.database import make_engine
+from lumen_bot.tickets import list_tickets
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings()
+    # Logs go to stderr and stay quiet by default, so stdout carries only what was asked for.
+    configure_logging(
+        "WARNING" if args.command != "serve" else settings.log_level, json_lines=settings.log_json
+    )
+    return int(args.run(args, settings) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lumen", description="Lumen, the order-tracking assistant.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    chat = commands.add_parser("chat", help="talk to the bot in the terminal (stdin may be a pipe)")
+    chat.add_argument("--channel", default="terminal", type=_bounded(32), help="default: terminal")
+    chat.add_argument("--sender", default="terminal", type=_bounded(320), help="who is talking")
+    chat.set_defaults(run=_chat)
+
+    understand = commands.add_parser("understand", help="print the Understanding of a message as JSON")
+    understand.add_argument("text", nargs="?", help="the message; without it, one message per stdin line")
+    understand.set_defaults(run=_understand)
+
+    orders = commands.add_parser("orders", help="manage the embedded orders")
+    order_commands = orders.add_subparsers(dest="orders_command", required=True)
+    importing = order_commands.add_parser("import", help="import a CSV or JSON Lines file (all-or-nothing)")
+    importing.add_argument("file", type=Path)
+    importing.set_defaults(run=_import)
+
+    demo = commands.add_parser("demo", help="load the demo orders (idempotent)")
+    demo.add_argument("--if-empty", action="store_true", help="only when the database has no orders yet")
+    demo.set_defaults(run=_demo)
+
+    tickets = commands.add_parser("tickets", help="escalations for the shop's team")
+    ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+    listing = ticket_commands.add_parser("list", help="list tickets, newest first")
+    listing.add_argument("--status", choices=["open", "closed"])
+    listing.set_defaults(run=_tickets)
+    return parser
+
+
+def _bounded(limit: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip()
+        if not value or len(value) > limit:
+            raise argparse.ArgumentTypeError(f"must be 1 to {limit} characters")
+        return value
+
+    return parse
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from channels.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = build_runtime(settings)
+    asyncio.run(
+        terminal.chat(
+            runtime.handler,
+            sys.stdin,
+            sys.stdout,
+            channel=args.channel,
+            sender=args.sender,
+            max_text_length=settings.max_text_length,
+            interactive=sys.stdin.isatty(),
+        )
+    )
+    return 0
+
+
+def _understand(args: argparse.Namespace, settings: Settings) -> int:
+    understander = build_understander(settings)
+    texts = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
+
+    async def run() -> None:
+        for text in texts:
+            understanding = await understander.understand(text[: settings.max_text_length])
+            print(json.dumps(understanding.model_dump(mode="json"), ensure_ascii=False), flush=True)
+
+    asyncio.run(run())
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        summary = import_file(make_engine(settings.database_url), args.file)
+    except ImportFailed as failure:
+        for error in failure.errors:
+            print(error, file=sys.stderr)
+        print(f"Nothing imported: {len(failure.errors)} error(s) in {args.file}.", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    if args.if_empty and not is_empty(engine):
+        print("The database already has orders; demo orders not loaded.")
+        return 0
+    print(load_demo(engine))
+    return 0
+
+
+def _tickets(args: argparse.Namespace, settings: Settings) -> int:
+    tickets = list_tickets(make_engine(settings.database_url), status=args.status)
+    if not tickets:
+        print("No tickets.")
+    for ticket in tickets:
+        order = f"#{ticket.order_number}" if ticket.order_number else "-"
+        summary = ticket.summary.splitlines()[0][:60]
+        columns = (ticket.reference, f"{ticket.status:<6}", f"{ticket.category:<14}", f"{ticket.channel:<9}")
+        print("  ".join((*columns, f"{order:<8}", f"{ticket.created_at:%Y-%m-%d %H:%M}", summary)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

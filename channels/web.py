@@ -1,0 +1,75 @@
+"""Web chat: ``POST /api/chat`` (the JSON API the storefront widget talks to)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field, StrictStr
+
+from lumen_bot.conversation import ConversationHandler
+from lumen_bot.messages import InboundMessage, clean_text
+
+CHANNEL = "web"
+# Tokens we issue are 256-bit random; anything much longer is not one of ours.
+_MAX_SESSION_LENGTH = 128
+# A hard ceiling on the raw field, before cleaning; the configured limit applies to the cleaned text.
+_MAX_RAW_TEXT = 20_000
+
+
+class ChatRequest(BaseModel):
+    session: Annotated[StrictStr | None, Field(max_length=_MAX_SESSION_LENGTH)] = None
+    text: Annotated[StrictStr, Field(max_length=_MAX_RAW_TEXT)]
+
+
+class ChatMessage(BaseModel):
+    text: str
+    quick_replies: list[str]
+
+
+class ChatResponse(BaseModel):
+    session: str
+    messages: list[ChatMessage]
+
+
+def session_key(token: str) -> str:
+    """Conversations are stored under a digest of the token, so the database never holds a live one."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def router(handler: ConversationHandler, max_text_length: int) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/api/chat", response_model=ChatResponse)
+    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+        text = clean_text(body.text)
+        if not text:
+            raise HTTPException(422, "text is empty")
+        if len(text) > max_text_length:
+            raise HTTPException(422, f"text is longer than {max_text_length} characters")
+        replies = None
+        if body.session is not None:
+            token = body.session
+            replies = await handler.continue_existing(_message(token, text))
+        if replies is None:
+            token = new_session()
+            replies = await handler.handle(_message(token, text))
+        return ChatResponse(
+            session=token,
+            messages=[ChatMessage(text=r.text, quick_replies=list(r.quick_replies)) for r in replies],
+        )
+
+    return api
+
+
+def _message(token: str, text: str) -> InboundMessage:
+    return InboundMessage(
+        channel=CHANNEL, conversation_key=session_key(token), text=text, received_at=datetime.now(UTC)
+    )

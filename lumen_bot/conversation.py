@@ -1,0 +1,166 @@
+"""Handling one inbound message: the I/O around the pure engine.
+
+understand → load state → plan → look the order up / count failures → step → commit (atomically).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Hashable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lumen_bot import engine
+from lumen_bot.engine import Facts, Plan, Policy
+from lumen_bot.messages import InboundMessage, Reply
+from lumen_bot.ports import (
+    ConcurrentUpdate,
+    ConversationStore,
+    DuplicateMessage,
+    FailureLog,
+    MessageLog,
+    OrderSource,
+    OrderSourceUnavailable,
+    Snapshot,
+    Understander,
+)
+
+log = logging.getLogger(__name__)
+
+# Concurrent messages of one conversation are rare and short-lived; a few retries always settle them.
+_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_conversation: int
+    per_order: int
+    per_email: int
+    window: timedelta
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped as soon as nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class ConversationHandler:
+    def __init__(
+        self,
+        *,
+        understander: Understander,
+        orders: OrderSource,
+        store: ConversationStore,
+        messages: MessageLog,
+        failures: FailureLog,
+        policy: Policy,
+        limits: Limits,
+        max_text_length: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._understander = understander
+        self._orders = orders
+        self._store = store
+        self._messages = messages
+        self._failures = failures
+        self._policy = policy
+        self._limits = limits
+        self._max_text_length = max_text_length
+        self._clock = clock
+        self._turns = KeyedLocks()
+
+    async def handle(self, message: InboundMessage) -> list[Reply]:
+        replies = await self._take_turn(message, existing_only=False)
+        assert replies is not None
+        return replies
+
+    async def continue_existing(self, message: InboundMessage) -> list[Reply] | None:
+        """Like :meth:`handle`, but ``None`` (and nothing stored) when the conversation does not exist."""
+        return await self._take_turn(message, existing_only=True)
+
+    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> list[Reply] | None:
+        # Messages of one conversation take turns within this process; across processes the versioned
+        # save in the store settles any race.
+        async with self._turns.hold((message.channel, message.conversation_key)):
+            return await self._handle(message, existing_only)
+
+    async def _handle(self, message: InboundMessage, existing_only: bool) -> list[Reply] | None:
+        started = time.perf_counter()
+        pid = message.provider_message_id
+        if pid is not None:
+            previous = await self._messages.replies_for(message.channel, pid)
+            if previous is not None:
+                log.info("duplicate delivery answered from the log", extra={"channel": message.channel})
+                return previous
+        text = message.text[: self._max_text_length]
+        understanding = None
+        for _ in range(_MAX_ATTEMPTS):
+            snapshot = await self._store.load(message.channel, message.conversation_key)
+            if existing_only and snapshot.conversation_id is None:
+                return None
+            now = self._clock()
+            state = engine.resume(snapshot.state, now, self._policy)
+            if understanding is None:
+                understanding = await self._understander.understand(text, last_question=state.last_question)
+            plan = engine.plan(state, understanding)
+            facts = await self._gather(plan, snapshot, now)
+            outcome = engine.step(state, understanding, facts, self._policy)
+            try:
+                await self._store.commit(
+                    snapshot, message, understanding, outcome.state, outcome.replies, outcome.effects, now
+                )
+            except ConcurrentUpdate:
+                continue
+            except DuplicateMessage:
+                return await self._messages.replies_for(message.channel, pid or "") or []
+            log.info(
+                "message handled",
+                extra={
+                    "channel": message.channel,
+                    "intent": understanding.intent.value,
+                    "replies": [reply.kind.value for reply in outcome.replies],
+                    "effects": [type(effect).__name__ for effect in outcome.effects],
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            return list(outcome.replies)
+        raise ConcurrentUpdate(message.conversation_key)
+
+    async def _gather(self, plan: Plan, snapshot: Snapshot, now: datetime) -> Facts:
+        if plan.look_up is None:
+            return Facts(now=now)
+        try:
+            order = await self._orders.find(plan.look_up)
+        except OrderSourceUnavailable:
+            log.warning("order source unavailable", exc_info=True)
+            return Facts(now=now, source_unavailable=True)
+        attempts_left = 1
+        if plan.count_failures_for is not None:
+            failed = await self._failures.count_failures(
+                snapshot.conversation_id, plan.look_up, plan.count_failures_for, now - self._limits.window
+            )
+            attempts_left = min(
+                self._limits.per_conversation - failed.in_conversation,
+                self._limits.per_order - failed.for_order,
+                self._limits.per_email - failed.for_email,
+            )
+        return Facts(now=now, order=order, attempts_left=attempts_left)

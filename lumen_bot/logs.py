@@ -1,0 +1,65 @@
+"""Structured logging with a request id per message and personal data masked in every line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from lumen_bot.redaction import redact
+
+_request_id: ContextVar[str] = ContextVar("lumen_request_id", default="-")
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is part of the event.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+@contextmanager
+def request_context(request_id: str | None = None) -> Iterator[str]:
+    token = _request_id.set(request_id or uuid.uuid4().hex[:16])
+    try:
+        yield _request_id.get()
+    finally:
+        _request_id.reset(token)
+
+
+class _Context(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        body = record.getMessage() + (f" {fields}" if fields else "")
+        if record.exc_info:
+            body += "\n" + self.formatException(record.exc_info)
+        head = f"{self.formatTime(record)} {record.levelname} {record.name} [{record.request_id}]"
+        return f"{head} {redact(body)}"
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        details: dict[str, object] = {"message": record.getMessage(), **_extras(record)}
+        if record.exc_info:
+            details["exception"] = self.formatException(record.exc_info)
+        masked = json.loads(redact(json.dumps(details, default=str, ensure_ascii=False)))
+        head = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        return json.dumps({**head, "request_id": record.request_id, **masked}, ensure_ascii=False)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, object]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k != "request_id"}
+
+
+def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_Context())
+    handler.setFormatter(_JsonFormatter() if json_lines else _TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

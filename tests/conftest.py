@@ -1,0 +1,188 @@
+"""Shared fixtures: settings, a real database (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
+
+from channels.app import create_app
+from lumen_bot.conversation import ConversationHandler
+from lumen_bot.messages import InboundMessage, Reply, ReplyKind
+from lumen_bot.orders.importer import import_file
+from lumen_bot.runtime import Runtime, build_runtime
+from lumen_bot.settings import Settings, load_settings
+from lumen_bot.store.database import make_engine
+
+POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's environment or ``.env``, nor leaves logging configured."""
+    for name in list(os.environ):
+        if name.startswith("LUMEN_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine() -> Iterator[Engine | None]:
+    if not POSTGRES_URL:
+        yield None
+        return
+    engine = make_engine(POSTGRES_URL)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, _postgres_engine: Engine | None) -> str:
+    """A URL to an empty database: a fresh SQLite file, or the test PostgreSQL with its tables emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'lumen-test.db'}"
+    assert _postgres_engine is not None and POSTGRES_URL
+    names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    with _postgres_engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings(
+        database_url=database_url,
+        shop_name="Acme Outfitters",
+        support_contact="help@acme.example",
+    )
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def orders(engine: Engine) -> Engine:
+    """The engine, holding the orders of ``fixtures/orders.csv``."""
+    import_file(engine, FIXTURES / "orders.csv")
+    return engine
+
+
+@pytest.fixture
+def runtime(settings: Settings, orders: Engine, clock: Clock) -> Runtime:
+    return build_runtime(settings, engine=orders, clock=clock)
+
+
+class Dialogue:
+    """One shopper talking to the bot: ``chat("hi")`` returns the bot's reply texts joined."""
+
+    def __init__(self, handler: ConversationHandler, channel: str = "web", key: str = "shopper-1") -> None:
+        self.handler = handler
+        self.channel = channel
+        self.key = key
+        self.replies: list[Reply] = []
+
+    def __call__(self, text: str, *, provider_message_id: str | None = None) -> str:
+        message = InboundMessage(
+            channel=self.channel,
+            conversation_key=self.key,
+            text=text,
+            received_at=datetime.now(UTC),
+            provider_message_id=provider_message_id,
+        )
+        self.replies = asyncio.run(self.handler.handle(message))
+        return "\n".join(reply.text for reply in self.replies)
+
+    @property
+    def kinds(self) -> list[ReplyKind]:
+        return [reply.kind for reply in self.replies]
+
+
+@pytest.fixture
+def chat(runtime: Runtime) -> Dialogue:
+    return Dialogue(runtime.handler)
+
+
+@pytest.fixture
+def another_chat(runtime: Runtime) -> Dialogue:
+    """A second shopper, in a conversation of their own."""
+    return Dialogue(runtime.handler, key="shopper-2")
+
+
+class LiveServer:
+    """The real app served by uvicorn on a loopback port, in a background thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        self.client = httpx.Client(base_url=f"http://{host}:{port}", timeout=10)
+        return self.client
+
+    def __exit__(self, *_exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def app(settings: Settings, orders: Engine, clock: Clock) -> FastAPI:
+    return create_app(settings, engine=orders, clock=clock)
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[httpx.Client]:
+    """An HTTP client talking to the app over real loopback HTTP."""
+    with LiveServer(app) as client:
+        yield client

@@ -1,0 +1,98 @@
+"""The ``lumen`` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+LUMEN = str(Path(sys.executable).parent / "lumen")
+
+
+@pytest.fixture
+def run(database_url):
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "LUMEN_DATABASE_URL": database_url, "LUMEN_SHOP_NAME": "Acme Outfitters"}
+        return subprocess.run(
+            [LUMEN, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        )
+
+    return run
+
+
+def test_understand_prints_one_json_object(run):
+    result = run("understand", "Order 1042 status")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "intent": "order_status",
+        "topic": None,
+        "order_number": "1042",
+        "email": None,
+        "not_arrived": False,
+    }
+
+
+def test_understand_reads_one_message_per_stdin_line(run):
+    result = run("understand", stdin="Where's my stuff?\nthanks\nmy email is Bob@Example.com\n")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["intent"] for line in lines] == ["order_status", "thanks", "provide_details"]
+    assert lines[2]["email"] == "Bob@example.com"
+
+
+def test_chat_holds_a_dialogue_through_a_pipe(run):
+    run("orders", "import", str(FIXTURES / "orders.csv"))
+    result = run("chat", stdin="Where's my stuff?\n1042\njane.doe@example.com\ntracking link?\n")
+    assert result.returncode == 0, result.stderr
+    assert "order number" in result.stdout
+    assert "1Z999AA10123456784" in result.stdout
+    assert "https://www.ups.com/track" in result.stdout
+
+
+def test_chat_sessions_are_kept_per_sender(run):
+    run("orders", "import", str(FIXTURES / "orders.csv"))
+    run("chat", "--sender", "+15550001", stdin="order 1042 jane.doe@example.com\n")
+    same = run("chat", "--sender", "+15550001", stdin="tracking link?\n")
+    other = run("chat", "--sender", "+15550002", stdin="tracking link?\n")
+    assert "https://www.ups.com/track" in same.stdout
+    assert "order number" in other.stdout
+
+
+def test_orders_import_prints_a_summary(run):
+    result = run("orders", "import", str(FIXTURES / "orders.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "6 orders" in result.stdout and "5 shipments" in result.stdout
+
+
+def test_orders_import_reports_bad_rows_and_exits_1(run, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("order_number,email,status\n1,a@example.com,shipped\n2,not-an-email,shipped\n")
+    result = run("orders", "import", str(bad))
+    assert result.returncode == 1
+    assert "line 3:" in result.stderr
+
+
+def test_orders_import_of_a_missing_file_exits_1(run, tmp_path):
+    result = run("orders", "import", str(tmp_path / "nope.csv"))
+    assert result.returncode == 1
+    assert "nope.csv" in result.stderr
+
+
+def test_demo_loads_once_and_if_empty_respects_existing_orders(run):
+    first = run("demo")
+    again = run("demo")
+    assert first.returncode == again.returncode == 0
+    assert first.stdout == again.stdout
+    assert "already has orders" in run("demo", "--if-empty").stdout
+
+
+def test_tickets_list_shows_escalations(run):
+    run("chat", stdin="I want a refund\n")
+    result = run("tickets", "list")
+    assert result.returncode == 0
+    assert "refund" in result.stdout and "LUM-" in result.stdout
