@@ -48,7 +48,10 @@ def _postgres_engine() -> Iterator[Engine | None]:
     if not POSTGRES_URL:
         yield None
         return
+    # The test database is scratch: start each run from the current schema, whatever an older run left.
     engine = make_engine(POSTGRES_URL)
+    SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
     yield engine
     engine.dispose()
 
