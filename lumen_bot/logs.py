@@ -13,8 +13,13 @@ from contextvars import ContextVar
 from lumen_bot.redaction import redact
 
 _request_id: ContextVar[str] = ContextVar("lumen_request_id", default="-")
-# Attributes every LogRecord has; anything else was passed with ``extra=`` and is part of the event.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else was passed with ``extra=`` and is part of the event
+# (except uvicorn's terminal-coloured copy of its message).
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 @contextmanager

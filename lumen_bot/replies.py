@@ -144,7 +144,9 @@ def order_answer(order: Order, question: Intent, not_arrived: bool, today: date)
         lead = _estimate_lead(order)
     else:
         lead = f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}."
-    lines = [lead, *_shipment_lines(order)]
+    # When the lead already gave the one delivery date, the shipment line need not repeat it.
+    dated_lead = question is Intent.DELIVERY_ESTIMATE and len(order.shipments) == 1 and not not_arrived
+    lines = [lead, *_shipment_lines(order, with_estimates=not dated_lead)]
     links = tuple(s.tracking_url for s in order.shipments if s.tracking_url)
     quick = [
         label
@@ -212,17 +214,17 @@ def _awaiting_delivery(order: Order) -> bool:
     return order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 
 
-def _shipment_lines(order: Order) -> list[str]:
+def _shipment_lines(order: Order, *, with_estimates: bool) -> list[str]:
     shipments = order.shipments
     if len(shipments) == 1:
-        return _shipment_facts(shipments[0], label=None)
+        return _shipment_facts(shipments[0], None, with_estimates)
     lines: list[str] = []
     for index, shipment in enumerate(shipments, start=1):
-        lines.extend(_shipment_facts(shipment, label=f"Package {index} of {len(shipments)}"))
+        lines.extend(_shipment_facts(shipment, f"Package {index} of {len(shipments)}", with_estimates))
     return lines
 
 
-def _shipment_facts(shipment: Shipment, label: str | None) -> list[str]:
+def _shipment_facts(shipment: Shipment, label: str | None, with_estimate: bool) -> list[str]:
     parts = [f"{label}: {_SHIPMENT_STATUS[shipment.status]}" if label else None]
     if shipment.carrier and shipment.tracking_number:
         parts.append(f"{shipment.carrier} tracking number {shipment.tracking_number}")
@@ -230,7 +232,7 @@ def _shipment_facts(shipment: Shipment, label: str | None) -> list[str]:
         parts.append(f"with {shipment.carrier}")
     elif shipment.tracking_number:
         parts.append(f"tracking number {shipment.tracking_number}")
-    if shipment.estimated_delivery and shipment.status is not OrderStatus.DELIVERED:
+    if with_estimate and shipment.estimated_delivery and shipment.status is not OrderStatus.DELIVERED:
         parts.append(f"estimated delivery {long_date(shipment.estimated_delivery)}")
     first = ", ".join(part for part in parts if part)
     lines = [f"{first}." if first else ""]

@@ -31,6 +31,7 @@ def test_a_tracking_question_leads_with_the_tracking(chat):
 def test_a_when_question_leads_with_the_date(chat):
     answer = chat(f"When will order 1042 arrive? {JANE}")
     assert answer.startswith("Order #1042 should arrive by Tuesday, December 1.")
+    assert answer.count("December 1") == 1
 
 
 def test_an_order_without_a_shipment_says_it_has_not_shipped(chat):
