@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from lumen_bot import engine
+from lumen_bot import engine, replies
 from lumen_bot.engine import Facts, Plan, Policy
 from lumen_bot.messages import InboundMessage, Reply
 from lumen_bot.ports import (
@@ -25,6 +25,7 @@ from lumen_bot.ports import (
     OrderSource,
     OrderSourceUnavailable,
     Snapshot,
+    StoreUnavailable,
     Understander,
 )
 
@@ -89,9 +90,9 @@ class ConversationHandler:
         self._turns = KeyedLocks()
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
-        replies = await self._take_turn(message, existing_only=False)
-        assert replies is not None
-        return replies
+        answer = await self._take_turn(message, existing_only=False)
+        assert answer is not None  # only a turn limited to existing conversations comes back empty
+        return answer
 
     async def continue_existing(self, message: InboundMessage) -> list[Reply] | None:
         """Like :meth:`handle`, but ``None`` (and nothing stored) when the conversation does not exist."""
@@ -101,7 +102,12 @@ class ConversationHandler:
         # Messages of one conversation take turns within this process; across processes the versioned
         # save in the store settles any race.
         async with self._turns.hold((message.channel, message.conversation_key)):
-            return await self._handle(message, existing_only)
+            try:
+                return await self._handle(message, existing_only)
+            except StoreUnavailable:
+                # Nothing was written, so the shopper loses nothing by trying again.
+                log.warning("conversation store unavailable", exc_info=True)
+                return [replies.unavailable(self._policy.support_contact)]
 
     async def _handle(self, message: InboundMessage, existing_only: bool) -> list[Reply] | None:
         started = time.perf_counter()

@@ -21,6 +21,10 @@ class OrderSourceUnavailable(Exception):
     """The order source could not answer (down, timed out): not the same as "no such order"."""
 
 
+class StoreUnavailable(Exception):
+    """Lumen's own database could not be reached; nothing was written."""
+
+
 class OrderSource(Protocol):
     async def find(self, order_number: str) -> Order | None:
         """The order with this normalized number, ``None`` when there is none.

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from lumen_bot.conversation import ConversationHandler, Limits
 from lumen_bot.engine import Policy
 from lumen_bot.orders.source import SqlOrderSource
-from lumen_bot.ports import Understander
+from lumen_bot.ports import OrderSource, Understander
 from lumen_bot.settings import Settings
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import make_engine
@@ -38,13 +38,18 @@ def build_understander(settings: Settings) -> Understander:
 
 
 def build_runtime(
-    settings: Settings, *, engine: Engine | None = None, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    orders: OrderSource | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
+    """The core for ``settings``; ``engine`` and ``orders`` replace the configured database and source."""
     engine = engine or make_engine(settings.database_url)
     store = SqlConversationStore(engine)
     handler = ConversationHandler(
         understander=build_understander(settings),
-        orders=SqlOrderSource(engine),
+        orders=orders or SqlOrderSource(engine),
         store=store,
         messages=store,
         failures=store,

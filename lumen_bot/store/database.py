@@ -7,8 +7,11 @@ from typing import Any, ParamSpec, TypeVar
 
 from anyio import to_thread
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import SQLModel, create_engine
 
+from lumen_bot.ports import StoreUnavailable
 from lumen_bot.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 
@@ -52,6 +55,9 @@ async def run_query(engine: Engine, work: Callable[P, T], *args: P.args, **kwarg
     costs, so its work runs inline; a networked database's work runs in a worker thread so the event
     loop keeps serving while it waits.
     """
-    if engine.dialect.name == "sqlite":
-        return work(*args, **kwargs)
-    return await to_thread.run_sync(lambda: work(*args, **kwargs))
+    try:
+        if engine.dialect.name == "sqlite":
+            return work(*args, **kwargs)
+        return await to_thread.run_sync(lambda: work(*args, **kwargs))
+    except (OperationalError, InterfaceError, PoolTimeout) as error:
+        raise StoreUnavailable(type(error).__name__) from error

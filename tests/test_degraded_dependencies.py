@@ -1,0 +1,58 @@
+"""A failing database or order source degrades to a useful reply, and loses nothing already stored."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from channels.app import create_app
+from lumen_bot.messages import ReplyKind
+from lumen_bot.orders.source import SqlOrderSource
+from lumen_bot.runtime import build_runtime
+from lumen_bot.store.tables import VerificationFailureRow
+from tests.conftest import Dialogue, LiveServer
+
+UNREACHABLE = [
+    "sqlite:////nonexistent-folder/lumen.db",
+    "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",
+]
+
+
+@pytest.fixture(params=UNREACHABLE, ids=["sqlite", "postgresql"])
+def unreachable(request):
+    # A plain engine: make_engine would fail already, creating the schema.
+    engine = create_engine(request.param)
+    yield engine
+    engine.dispose()
+
+
+def test_an_unreachable_database_answers_that_orders_cannot_be_looked_up(settings, unreachable, clock):
+    chat = Dialogue(build_runtime(settings, engine=unreachable, clock=clock).handler)
+    answer = chat("where is order 1042")
+    assert chat.kinds == [ReplyKind.UNAVAILABLE]
+    assert "help@acme.example" in answer
+
+
+def test_an_unreachable_database_answers_web_chat_with_the_same_reply(settings, unreachable, clock):
+    with LiveServer(create_app(settings, engine=unreachable, clock=clock)) as http:
+        response = http.post("/api/chat", json={"session": None, "text": "where is my order?"})
+    assert response.status_code == 200
+    assert "can't look orders up right now" in response.json()["messages"][0]["text"]
+
+
+def test_an_order_source_outage_is_not_a_failed_verification(settings, orders, unreachable, clock):
+    runtime = build_runtime(settings, engine=orders, orders=SqlOrderSource(unreachable), clock=clock)
+    chat = Dialogue(runtime.handler)
+    chat("order 1042 jane.doe@example.com")
+    assert chat.kinds == [ReplyKind.UNAVAILABLE]
+    with orders.connect() as connection:
+        failures = connection.execute(select(func.count()).select_from(VerificationFailureRow)).scalar()
+    assert failures == 0
+
+
+def test_after_an_order_source_outage_the_pending_question_continues(settings, orders, unreachable, clock):
+    down = build_runtime(settings, engine=orders, orders=SqlOrderSource(unreachable), clock=clock)
+    Dialogue(down.handler)("order 1042 jane.doe@example.com")
+    back = Dialogue(build_runtime(settings, engine=orders, clock=clock).handler)
+    back("try again")
+    assert back.kinds == [ReplyKind.ORDER_ANSWER]
