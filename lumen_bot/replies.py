@@ -41,7 +41,7 @@ _REQUESTS = {
     "missing_item": "a missing item",
     "payment": "a payment question",
     "complaint": "your complaint",
-    "other": "a change to your order",
+    "other": "help with something other than tracking",
     "human": "a conversation with a person",
 }
 

@@ -21,6 +21,7 @@ JANE = "jane.doe@example.com"
         ("One item is missing from my package", "missing_item", "a missing item"),
         ("I was charged twice", "payment", "a payment question"),
         ("I want to make a complaint", "complaint", "your complaint"),
+        ("I forgot my password", "other", "help with something other than tracking"),
     ],
 )
 def test_out_of_scope_requests_are_named_and_recorded(chat, orders, text, category, named):
