@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, StrictStr
 
 from lumen_bot.conversation import ConversationHandler
@@ -48,7 +48,7 @@ def router(handler: ConversationHandler, max_text_length: int) -> APIRouter:
     api = APIRouter()
 
     @api.post("/api/chat", response_model=ChatResponse)
-    async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+    async def chat(body: ChatRequest) -> ChatResponse:
         text = clean_text(body.text)
         if not text:
             raise HTTPException(422, "text is empty")

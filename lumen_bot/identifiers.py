@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -15,8 +16,13 @@ def normalize_order_number(value: str) -> str:
     return _ORDER_NOISE.sub("", value).upper()
 
 
+@lru_cache(maxsize=4096)
 def normalize_email(value: str) -> str | None:
-    """The address as email-validator normalizes it, or ``None`` when it is not a valid address."""
+    """The address as email-validator normalizes it, or ``None`` when it is not a valid address.
+
+    Cached: a message's address is validated when it is found and again by the ``Understanding``
+    model, and validation is the most expensive step of reading a message.
+    """
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError:
