@@ -189,7 +189,11 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
     offered = _offered_email(state, u)
     if number is None:
         waiting = asking.model_copy(update={"phase": Phase.AWAITING_ORDER_NUMBER, "pending_email": offered})
-        return Outcome(waiting, (replies.ask_order_number(question),))
+        again = state.phase is Phase.AWAITING_ORDER_NUMBER
+        return Outcome(
+            waiting,
+            (replies.ask_order_number(question, again=again, support_contact=policy.support_contact),),
+        )
 
     if number in state.verified_orders:
         return _answer(asking, number, facts, policy)
@@ -203,7 +207,10 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
         if facts.order is not None and email_digest(facts.order.email) in state.verified_emails:
             return _answer(asking, number, facts, policy)
         waiting = asking.model_copy(update={"phase": Phase.AWAITING_EMAIL, "pending_order": number})
-        return Outcome(waiting, (replies.ask_email(number),))
+        again = state.phase is Phase.AWAITING_EMAIL and state.pending_order == number
+        return Outcome(
+            waiting, (replies.ask_email(number, again=again, support_contact=policy.support_contact),)
+        )
 
     if facts.attempts_left <= 0:
         return Outcome(_cleared(asking), (replies.locked(policy.support_contact),))

@@ -79,7 +79,13 @@ def unknown(_shop_name: str) -> Reply:
     return Reply(ReplyKind.UNKNOWN, text, (TRACK, PERSON))
 
 
-def ask_order_number(question: Intent) -> Reply:
+def ask_order_number(question: Intent, *, again: bool, support_contact: str) -> Reply:
+    if again:
+        text = (
+            "I need the order number to find your order. It's in the order confirmation email, e.g. "
+            f"#1042. If you can't find it, {support_contact} can help."
+        )
+        return Reply(ReplyKind.ASK_ORDER_NUMBER, text, (PERSON,))
     lead = {
         Intent.TRACKING: "I can get you the tracking details.",
         Intent.DELIVERY_ESTIMATE: "I can check when it should arrive.",
@@ -88,7 +94,13 @@ def ask_order_number(question: Intent) -> Reply:
     return Reply(ReplyKind.ASK_ORDER_NUMBER, text)
 
 
-def ask_email(order_number: str) -> Reply:
+def ask_email(order_number: str, *, again: bool, support_contact: str) -> Reply:
+    if again:
+        text = (
+            f"I need the email address used for order #{order_number} — the one the order confirmation "
+            f"was sent to. If you're not sure, {support_contact} can help."
+        )
+        return Reply(ReplyKind.ASK_EMAIL, text, (PERSON,))
     text = f"Thanks. To keep your details safe, what's the email address you used for order #{order_number}?"
     return Reply(ReplyKind.ASK_EMAIL, text)
 
@@ -119,12 +131,13 @@ def unavailable(support_contact: str) -> Reply:
 
 def escalated(category: str, order_number: str | None, support_contact: str) -> Reply:
     request = _REQUESTS.get(category, _REQUESTS["other"])
-    about = f" about order #{order_number}" if order_number else ""
     if category == "human":
+        about = f" about order #{order_number}" if order_number else ""
         opening = f"Of course. I've asked our team to get in touch with you{about}."
     else:
+        order = f" (order #{order_number})" if order_number else ""
         opening = (
-            f"I understand you'd like {request}{about}. I can't handle that myself, so I've passed "
+            f"I understand you'd like {request}{order}. I can't handle that myself, so I've passed "
             "your request to our team."
         )
     text = (

@@ -92,3 +92,19 @@ def test_verification_of_one_conversation_does_not_carry_to_another(chat, anothe
     chat("order 1042 jane.doe@example.com")
     another_chat("where is order 1042")
     assert another_chat.kinds == [ReplyKind.ASK_EMAIL]
+
+
+def test_asking_again_for_the_order_number_points_to_support(chat):
+    first = chat("where's my package")
+    again = chat("I don't know my order number")
+    assert chat.kinds == [ReplyKind.ASK_ORDER_NUMBER]
+    assert again != first
+    assert "help@acme.example" in again
+
+
+def test_asking_again_for_the_email_points_to_support(chat):
+    chat("order 1042")
+    again = chat("I forgot which email I used")
+    assert chat.kinds == [ReplyKind.ASK_EMAIL]
+    assert "help@acme.example" in again
+    assert "Talk to a person" in chat.replies[0].quick_replies

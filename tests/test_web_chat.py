@@ -5,6 +5,9 @@ from __future__ import annotations
 import concurrent.futures
 
 import pytest
+from sqlalchemy import func, select
+
+from lumen_bot.store.tables import MessageRow
 
 JANE = "jane.doe@example.com"
 
@@ -117,7 +120,7 @@ def test_emoji_rtl_and_control_characters_are_handled(http, text):
     assert body["messages"]
 
 
-def test_concurrent_messages_in_one_session_keep_the_state_consistent(http):
+def test_concurrent_messages_in_one_session_keep_the_state_consistent(http, orders):
     session = say(http, "hello")["session"]
     texts = ["order 1042", JANE, "thanks", "hi", "help", "tracking link?"] * 3
     with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
@@ -126,3 +129,6 @@ def test_concurrent_messages_in_one_session_keep_the_state_consistent(http):
     # Whatever the interleaving, the conversation still works and holds no corrupt state.
     final = say(http, f"order 1042 {JANE}", session)
     assert "1Z999AA10123456784" in final["messages"][0]["text"]
+    with orders.connect() as connection:
+        logged = connection.execute(select(func.count()).select_from(MessageRow)).scalar()
+    assert logged == len(texts) + 2  # every message handled once, none lost
