@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,11 +51,18 @@ def create_app(
 
 async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    reasons = [
-        f"{'.'.join(str(p) for p in item.get('loc', ()) if p != 'body') or 'body'}: {item.get('msg')}"
-        for item in error.errors()
-    ]
+    reasons = [_reason(item) for item in error.errors()]
     return JSONResponse({"detail": "; ".join(reasons) or "invalid request"}, status_code=422)
+
+
+def _reason(item: dict[str, Any]) -> str:
+    """One validation error as a client developer wants to read it."""
+    if item.get("type") == "json_invalid":
+        return "body is not valid JSON"
+    where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+    if not where:
+        return "body must be a JSON object"
+    return f"{where}: {item.get('msg', 'invalid')}"
 
 
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:

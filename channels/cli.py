@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from channels import terminal
 from lumen_bot.logs import configure_logging
 from lumen_bot.orders.demo import is_empty, load_demo
@@ -21,7 +23,13 @@ from lumen_bot.tickets import list_tickets
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "LUMEN_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"lumen: invalid setting {name}: {problem['msg']}", file=sys.stderr)
+        return 2
     # Logs go to stderr and stay quiet by default, so stdout carries only what was asked for.
     configure_logging(
         "WARNING" if args.command != "serve" else settings.log_level, json_lines=settings.log_json

@@ -96,3 +96,11 @@ def test_tickets_list_shows_escalations(run):
     result = run("tickets", "list")
     assert result.returncode == 0
     assert "refund" in result.stdout and "LUM-" in result.stdout
+
+
+def test_an_invalid_setting_is_reported_by_name(run, monkeypatch):
+    monkeypatch.setenv("LUMEN_SESSION_IDLE_MINUTES", "soon")
+    result = run("demo")
+    assert result.returncode == 2
+    assert "LUMEN_SESSION_IDLE_MINUTES" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -68,13 +68,13 @@ def test_another_session_does_not_see_the_verification(http):
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"{not json", "JSON"),
+        (b"{not json", "not valid JSON"),
         (b'{"session": null}', "text"),
         (b'{"session": null, "text": 42}', "text"),
         (b'{"session": 7, "text": "hi"}', "session"),
         (b'{"session": null, "text": ""}', "empty"),
         (b'{"session": null, "text": "   \\u0000\\u0007  "}', "empty"),
-        (b'["text"]', "body"),
+        (b'["text"]', "body must be a JSON object"),
     ],
 )
 def test_malformed_requests_get_a_4xx_with_a_reason(http, body, reason):
