@@ -5,9 +5,10 @@ Built by :func:`load_settings`, never at import time, so tests and the CLI can e
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,8 +19,6 @@ class Settings(BaseSettings):
     shop_name: str = "our shop"
     support_contact: str = "our support team"
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    public_base_url: str | None = None
-    admin_token: SecretStr | None = None
 
     # A shop whose order numbers look different (e.g. "SO-2026-00042") sets its own pattern; it is matched
     # against the upper-cased text, so letters in it are upper-case.
@@ -36,27 +35,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    twilio_auth_token: SecretStr | None = None
-    twilio_account_sid: str | None = None
-
-    whatsapp_app_secret: SecretStr | None = None
-    whatsapp_verify_token: SecretStr | None = None
-    whatsapp_access_token: SecretStr | None = None
-    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
-
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    email_from: str | None = None
-    mailgun_signing_key: SecretStr | None = None
-    inbound_email_secret: SecretStr | None = None
-
     llm_model: str | None = None
-    llm_base_url: str | None = None
-    llm_api_key: SecretStr | None = None
     understanding: Literal["rules", "llm", "hybrid"] | None = None
+
+    @field_validator("order_number_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from error
+        return pattern
 
     @property
     def understanding_mode(self) -> Literal["rules", "llm", "hybrid"]:
