@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +24,9 @@ from lumen_bot.tickets import list_tickets
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A pipe may carry bytes that are not UTF-8; they become U+FFFD instead of ending the session.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
     try:
         settings = load_settings()
     except ValidationError as error:

@@ -17,10 +17,13 @@ LUMEN = str(Path(sys.executable).parent / "lumen")
 
 @pytest.fixture
 def run(database_url):
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "LUMEN_DATABASE_URL": database_url, "LUMEN_SHOP_NAME": "Acme Outfitters"}
-        return subprocess.run(
-            [LUMEN, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        result = subprocess.run([LUMEN, *args], input=stdin, capture_output=True, env=env, timeout=60)
+        return subprocess.CompletedProcess(
+            result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
         )
 
     return run
@@ -52,6 +55,13 @@ def test_chat_holds_a_dialogue_through_a_pipe(run):
     assert "order number" in result.stdout
     assert "1Z999AA10123456784" in result.stdout
     assert "https://www.ups.com/track" in result.stdout
+
+
+def test_chat_survives_bytes_that_are_not_utf8(run):
+    run("orders", "import", str(FIXTURES / "orders.csv"))
+    result = run("chat", stdin=b"hi \xff\xfe there\nwhere is order 1042\n")
+    assert result.returncode == 0, result.stderr
+    assert "email address you used for order #1042" in result.stdout
 
 
 def test_chat_sessions_are_kept_per_sender(run):
