@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -59,10 +59,28 @@ class ReplyKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One line of a reply. A channel short of room (SMS) says ``short`` instead and leaves out
+    optional parts, so the facts that matter survive any budget."""
+
+    text: str
+    short: str | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """Something to say, channel-neutral: channels render ``text`` for their medium."""
+    """Something to say, channel-neutral: channels render its parts for their medium."""
 
     kind: ReplyKind
-    text: str
+    parts: tuple[Part, ...]
     quick_replies: tuple[str, ...] = ()
-    links: tuple[str, ...] = field(default=())
+    links: tuple[str, ...] = ()
+
+    @classmethod
+    def plain(cls, kind: ReplyKind, text: str, quick_replies: tuple[str, ...] = ()) -> Reply:
+        return cls(kind, (Part(text),), quick_replies)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(part.text for part in self.parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from lumen_bot.messages import Reply, ReplyKind
+from lumen_bot.messages import Part, Reply, ReplyKind
 from lumen_bot.orders.model import Order, OrderStatus, Shipment
 from lumen_bot.understanding.model import Intent
 
@@ -26,6 +26,14 @@ _SHIPMENT_STATUS = {
     OrderStatus.PROCESSING: "being prepared",
     OrderStatus.PARTIALLY_SHIPPED: "on its way",
     OrderStatus.SHIPPED: "on its way",
+    OrderStatus.OUT_FOR_DELIVERY: "out for delivery",
+    OrderStatus.DELIVERED: "delivered",
+    OrderStatus.CANCELLED: "cancelled",
+}
+_SHORT_STATUS = {
+    OrderStatus.PROCESSING: "not shipped yet",
+    OrderStatus.PARTIALLY_SHIPPED: "partly shipped",
+    OrderStatus.SHIPPED: "shipped",
     OrderStatus.OUT_FOR_DELIVERY: "out for delivery",
     OrderStatus.DELIVERED: "delivered",
     OrderStatus.CANCELLED: "cancelled",
@@ -55,7 +63,7 @@ def greeting(shop_name: str) -> Reply:
         f"Hi! I'm the order assistant for {shop_name}. I can tell you where your order is, "
         f"with tracking and delivery dates. {_EXAMPLE}"
     )
-    return Reply(ReplyKind.GREETING, text, (TRACK, PERSON))
+    return Reply.plain(ReplyKind.GREETING, text, (TRACK, PERSON))
 
 
 def help_text(shop_name: str) -> Reply:
@@ -64,11 +72,13 @@ def help_text(shop_name: str) -> Reply:
         "tracking link and the estimated delivery. Send your order number, then the email address you "
         f"used for the order. {_EXAMPLE}"
     )
-    return Reply(ReplyKind.HELP, text, (TRACK, PERSON))
+    return Reply.plain(ReplyKind.HELP, text, (TRACK, PERSON))
 
 
 def thanks(_shop_name: str) -> Reply:
-    return Reply(ReplyKind.THANKS, "You're welcome! Anything else about your order, just ask.", (TRACK,))
+    return Reply.plain(
+        ReplyKind.THANKS, "You're welcome! Anything else about your order, just ask.", (TRACK,)
+    )
 
 
 def unknown(_shop_name: str) -> Reply:
@@ -76,7 +86,7 @@ def unknown(_shop_name: str) -> Reply:
         "Sorry, I didn't catch that. I can tell you where your order is, with tracking and delivery "
         f"dates. {_EXAMPLE}"
     )
-    return Reply(ReplyKind.UNKNOWN, text, (TRACK, PERSON))
+    return Reply.plain(ReplyKind.UNKNOWN, text, (TRACK, PERSON))
 
 
 def ask_order_number(question: Intent, *, again: bool, support_contact: str) -> Reply:
@@ -85,13 +95,13 @@ def ask_order_number(question: Intent, *, again: bool, support_contact: str) -> 
             "I need the order number to find your order. It's in the order confirmation email, e.g. "
             f"#1042. If you can't find it, {support_contact} can help."
         )
-        return Reply(ReplyKind.ASK_ORDER_NUMBER, text, (PERSON,))
+        return Reply.plain(ReplyKind.ASK_ORDER_NUMBER, text, (PERSON,))
     lead = {
         Intent.TRACKING: "I can get you the tracking details.",
         Intent.DELIVERY_ESTIMATE: "I can check when it should arrive.",
     }.get(question, "I can check that for you.")
     text = f"{lead} What's your order number? It's in your order confirmation email, e.g. #1042."
-    return Reply(ReplyKind.ASK_ORDER_NUMBER, text)
+    return Reply.plain(ReplyKind.ASK_ORDER_NUMBER, text)
 
 
 def ask_email(order_number: str, *, again: bool, support_contact: str) -> Reply:
@@ -100,9 +110,9 @@ def ask_email(order_number: str, *, again: bool, support_contact: str) -> Reply:
             f"I need the email address used for order #{order_number} — the one the order confirmation "
             f"was sent to. If you're not sure, {support_contact} can help."
         )
-        return Reply(ReplyKind.ASK_EMAIL, text, (PERSON,))
+        return Reply.plain(ReplyKind.ASK_EMAIL, text, (PERSON,))
     text = f"Thanks. To keep your details safe, what's the email address you used for order #{order_number}?"
-    return Reply(ReplyKind.ASK_EMAIL, text)
+    return Reply.plain(ReplyKind.ASK_EMAIL, text)
 
 
 def not_verified(order_number: str, support_contact: str) -> Reply:
@@ -111,7 +121,7 @@ def not_verified(order_number: str, support_contact: str) -> Reply:
         "number and the email on your confirmation and try again (you can send both in one message), "
         f"or contact {support_contact}."
     )
-    return Reply(ReplyKind.NOT_VERIFIED, text, (PERSON,))
+    return Reply.plain(ReplyKind.NOT_VERIFIED, text, (PERSON,))
 
 
 def locked(support_contact: str) -> Reply:
@@ -119,14 +129,14 @@ def locked(support_contact: str) -> Reply:
         "I couldn't verify those details, and for your security I can't check again for a while. "
         f"Please contact {support_contact} and they'll help you with your order."
     )
-    return Reply(ReplyKind.LOCKED, text, (PERSON,))
+    return Reply.plain(ReplyKind.LOCKED, text, (PERSON,))
 
 
 def unavailable(support_contact: str) -> Reply:
     text = (
         f"I can't look orders up right now. Please try again in a few minutes, or contact {support_contact}."
     )
-    return Reply(ReplyKind.UNAVAILABLE, text, (PERSON,))
+    return Reply.plain(ReplyKind.UNAVAILABLE, text, (PERSON,))
 
 
 def escalated(category: str, order_number: str | None, support_contact: str) -> Reply:
@@ -144,22 +154,26 @@ def escalated(category: str, order_number: str | None, support_contact: str) -> 
         f"{opening} They'll follow up here, or you can reach them at {support_contact}. Meanwhile I can "
         "tell you where your order is and share tracking details."
     )
-    return Reply(ReplyKind.ESCALATED, text, (TRACK,))
+    return Reply.plain(ReplyKind.ESCALATED, text, (TRACK,))
 
 
 def order_answer(order: Order, question: Intent, not_arrived: bool, today: date) -> Reply:
-    """The verified answer: the specific question first, then every shipment's facts."""
+    """The verified answer: the specific question first, then every shipment's facts.
+
+    Each line has a short form (status, carrier, tracking number, date) for channels with little room;
+    tracking links are optional there.
+    """
     if not_arrived:
-        lead = _not_arrived_lead(order, today)
+        lead = Part(_not_arrived_lead(order, today), _not_arrived_short(order, today))
     elif question is Intent.TRACKING:
-        lead = _tracking_lead(order)
+        lead = Part(_tracking_lead(order), _status_short(order))
     elif question is Intent.DELIVERY_ESTIMATE:
-        lead = _estimate_lead(order)
+        lead = Part(_estimate_lead(order), _estimate_short(order))
     else:
-        lead = f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}."
+        lead = Part(f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}.", _status_short(order))
     # When the lead already gave the one delivery date, the shipment line need not repeat it.
     dated_lead = question is Intent.DELIVERY_ESTIMATE and len(order.shipments) == 1 and not not_arrived
-    lines = [lead, *_shipment_lines(order, with_estimates=not dated_lead)]
+    parts = (lead, *_shipment_parts(order, with_estimates=not dated_lead))
     links = tuple(s.tracking_url for s in order.shipments if s.tracking_url)
     quick = [
         label
@@ -169,7 +183,31 @@ def order_answer(order: Order, question: Intent, not_arrived: bool, today: date)
         )
         if wanted
     ]
-    return Reply(ReplyKind.ORDER_ANSWER, "\n".join(lines), tuple(quick), links)
+    return Reply(ReplyKind.ORDER_ANSWER, parts, tuple(quick), links)
+
+
+def short_date(day: date) -> str:
+    return f"{day:%a} {day:%b} {day.day}"
+
+
+def _status_short(order: Order) -> str:
+    return f"Order #{order.number}: {_SHORT_STATUS[order.status]}."
+
+
+def _estimate_short(order: Order) -> str:
+    dates = sorted({s.estimated_delivery for s in order.shipments if s.estimated_delivery})
+    if not dates or not _awaiting_delivery(order):
+        return _status_short(order)
+    return f"Order #{order.number}: {_SHORT_STATUS[order.status]}, arriving by {short_date(dates[-1])}."
+
+
+def _not_arrived_short(order: Order, today: date) -> str:
+    late = [s.estimated_delivery for s in order.shipments if _is_late(s, today) and s.estimated_delivery]
+    if order.status is OrderStatus.DELIVERED:
+        return f"Order #{order.number}: shown as delivered. Our team can look into it."
+    if late:
+        return f"Order #{order.number}: running late (expected {short_date(min(late))})."
+    return _status_short(order)
 
 
 def _tracking_lead(order: Order) -> str:
@@ -227,28 +265,39 @@ def _awaiting_delivery(order: Order) -> bool:
     return order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 
 
-def _shipment_lines(order: Order, *, with_estimates: bool) -> list[str]:
+def _shipment_parts(order: Order, *, with_estimates: bool) -> list[Part]:
     shipments = order.shipments
     if len(shipments) == 1:
         return _shipment_facts(shipments[0], None, with_estimates)
-    lines: list[str] = []
+    parts: list[Part] = []
     for index, shipment in enumerate(shipments, start=1):
-        lines.extend(_shipment_facts(shipment, f"Package {index} of {len(shipments)}", with_estimates))
-    return lines
+        label = (f"Package {index} of {len(shipments)}", f"{index}/{len(shipments)}")
+        parts.extend(_shipment_facts(shipment, label, with_estimates))
+    return parts
 
 
-def _shipment_facts(shipment: Shipment, label: str | None, with_estimate: bool) -> list[str]:
-    parts = [f"{label}: {_SHIPMENT_STATUS[shipment.status]}" if label else None]
+def _shipment_facts(shipment: Shipment, label: tuple[str, str] | None, with_estimate: bool) -> list[Part]:
+    status = _SHIPMENT_STATUS[shipment.status]
+    long: list[str] = [f"{label[0]}: {status}"] if label else []
+    short: list[str] = []
     if shipment.carrier and shipment.tracking_number:
-        parts.append(f"{shipment.carrier} tracking number {shipment.tracking_number}")
+        long.append(f"{shipment.carrier} tracking number {shipment.tracking_number}")
+        short.append(f"{shipment.carrier} {shipment.tracking_number}")
     elif shipment.carrier:
-        parts.append(f"with {shipment.carrier}")
+        long.append(f"with {shipment.carrier}")
+        short.append(shipment.carrier)
     elif shipment.tracking_number:
-        parts.append(f"tracking number {shipment.tracking_number}")
+        long.append(f"tracking number {shipment.tracking_number}")
+        short.append(shipment.tracking_number)
     if with_estimate and shipment.estimated_delivery and shipment.status is not OrderStatus.DELIVERED:
-        parts.append(f"estimated delivery {long_date(shipment.estimated_delivery)}")
-    first = ", ".join(part for part in parts if part)
-    lines = [f"{first}." if first else ""]
+        long.append(f"estimated delivery {long_date(shipment.estimated_delivery)}")
+        short.append(f"ETA {short_date(shipment.estimated_delivery)}")
+    parts = []
+    if long:
+        brief = ", ".join(short)
+        if label:
+            brief = f"{label[1]} {status}" + (f": {brief}" if brief else "")
+        parts.append(Part(f"{', '.join(long)}.", brief))
     if shipment.tracking_url:
-        lines.append(f"Track it: {shipment.tracking_url}")
-    return [line for line in lines if line]
+        parts.append(Part(f"Track it: {shipment.tracking_url}", shipment.tracking_url, optional=True))
+    return parts

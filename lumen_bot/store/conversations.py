@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from lumen_bot.engine import ConversationState, Effect, Escalate, RecordFailure
-from lumen_bot.messages import InboundMessage, Reply, ReplyKind
+from lumen_bot.messages import InboundMessage, Part, Reply, ReplyKind
 from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import run_query
 from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
@@ -251,7 +251,12 @@ def _open_ticket(
 def _dump_replies(replies: tuple[Reply, ...]) -> str:
     return json.dumps(
         [
-            {"kind": r.kind.value, "text": r.text, "quick_replies": r.quick_replies, "links": r.links}
+            {
+                "kind": r.kind.value,
+                "parts": [[p.text, p.short, p.optional] for p in r.parts],
+                "quick_replies": r.quick_replies,
+                "links": r.links,
+            }
             for r in replies
         ]
     )
@@ -259,6 +264,11 @@ def _dump_replies(replies: tuple[Reply, ...]) -> str:
 
 def _load_replies(stored: str) -> list[Reply]:
     return [
-        Reply(ReplyKind(item["kind"]), item["text"], tuple(item["quick_replies"]), tuple(item["links"]))
+        Reply(
+            ReplyKind(item["kind"]),
+            tuple(Part(text, short, optional) for text, short, optional in item["parts"]),
+            tuple(item["quick_replies"]),
+            tuple(item["links"]),
+        )
         for item in json.loads(stored)
     ]
