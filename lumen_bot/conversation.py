@@ -28,9 +28,11 @@ from lumen_bot.ports import (
     StoreUnavailable,
     Understander,
 )
+from lumen_bot.understanding.model import Intent, Understanding
 
 log = logging.getLogger(__name__)
 
+_NOTHING_TO_READ = Understanding(intent=Intent.UNKNOWN)
 # Concurrent messages of one conversation are rare and short-lived; a few retries always settle them.
 _MAX_ATTEMPTS = 5
 
@@ -41,6 +43,12 @@ class Limits:
     per_order: int
     per_email: int
     window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    replies: list[Reply]
+    redelivery: bool = False
 
 
 class KeyedLocks:
@@ -90,15 +98,23 @@ class ConversationHandler:
         self._turns = KeyedLocks()
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
-        answer = await self._take_turn(message, existing_only=False)
-        assert answer is not None  # only a turn limited to existing conversations comes back empty
-        return answer
+        """The replies to ``message``; for a redelivery, the replies it got the first time."""
+        turn = await self._take_turn(message, existing_only=False)
+        assert turn is not None  # only a turn limited to existing conversations comes back empty
+        return turn.replies
+
+    async def handle_new(self, message: InboundMessage) -> list[Reply] | None:
+        """Like :meth:`handle`, but ``None`` for a redelivery: its replies went out already."""
+        turn = await self._take_turn(message, existing_only=False)
+        assert turn is not None
+        return None if turn.redelivery else turn.replies
 
     async def continue_existing(self, message: InboundMessage) -> list[Reply] | None:
         """Like :meth:`handle`, but ``None`` (and nothing stored) when the conversation does not exist."""
-        return await self._take_turn(message, existing_only=True)
+        turn = await self._take_turn(message, existing_only=True)
+        return None if turn is None else turn.replies
 
-    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> list[Reply] | None:
+    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> _Turn | None:
         # Messages of one conversation take turns within this process; across processes the versioned
         # save in the store settles any race.
         async with self._turns.hold((message.channel, message.conversation_key)):
@@ -107,16 +123,16 @@ class ConversationHandler:
             except StoreUnavailable:
                 # Nothing was written, so the shopper loses nothing by trying again.
                 log.warning("conversation store unavailable", exc_info=True)
-                return [replies.unavailable(self._policy.support_contact)]
+                return _Turn([replies.unavailable(self._policy.support_contact)])
 
-    async def _handle(self, message: InboundMessage, existing_only: bool) -> list[Reply] | None:
+    async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn | None:
         started = time.perf_counter()
         pid = message.provider_message_id
         if pid is not None:
             previous = await self._messages.replies_for(message.channel, pid)
             if previous is not None:
-                log.info("duplicate delivery answered from the log", extra={"channel": message.channel})
-                return previous
+                log.info("redelivery answered from the log", extra={"channel": message.channel})
+                return _Turn(previous, redelivery=True)
         text = message.text[: self._max_text_length]
         understanding = None
         for _ in range(_MAX_ATTEMPTS):
@@ -125,11 +141,17 @@ class ConversationHandler:
                 return None
             now = self._clock()
             state = engine.resume(snapshot.state, now, self._policy)
-            if understanding is None:
-                understanding = await self._understander.understand(text, last_question=state.last_question)
-            plan = engine.plan(state, understanding)
-            facts = await self._gather(plan, snapshot, now)
-            outcome = engine.step(state, understanding, facts, self._policy)
+            if message.unreadable:
+                understanding = _NOTHING_TO_READ
+                outcome = engine.unreadable(state, now)
+            else:
+                if understanding is None:
+                    understanding = await self._understander.understand(
+                        text, last_question=state.last_question
+                    )
+                plan = engine.plan(state, understanding)
+                facts = await self._gather(plan, snapshot, now)
+                outcome = engine.step(state, understanding, facts, self._policy)
             try:
                 await self._store.commit(
                     snapshot, message, understanding, outcome.state, outcome.replies, outcome.effects, now
@@ -137,7 +159,9 @@ class ConversationHandler:
             except ConcurrentUpdate:
                 continue
             except DuplicateMessage:
-                return await self._messages.replies_for(message.channel, pid or "") or []
+                # Another worker handled the same delivery first.
+                previous = await self._messages.replies_for(message.channel, pid or "")
+                return _Turn(previous or [], redelivery=True)
             log.info(
                 "message handled",
                 extra={
@@ -148,7 +172,7 @@ class ConversationHandler:
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            return list(outcome.replies)
+            return _Turn(list(outcome.replies))
         raise ConcurrentUpdate(message.conversation_key)
 
     async def _gather(self, plan: Plan, snapshot: Snapshot, now: datetime) -> Facts:

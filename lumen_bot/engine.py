@@ -159,6 +159,11 @@ def step(state: ConversationState, understanding: Understanding, facts: Facts, p
     return Outcome(state, (reply,))
 
 
+def unreadable(state: ConversationState, now: datetime) -> Outcome:
+    """A message with nothing to read (media only) changes nothing but the clock."""
+    return Outcome(state.model_copy(update={"last_activity": now}), (replies.text_only(),))
+
+
 def _is_order_flow(state: ConversationState, u: Understanding) -> bool:
     if u.intent in _ORDER_FLOW:
         return True

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 
 from lumen_bot.redaction import redact
 
+_HANDLER_NAME = "lumen"
 _request_id: ContextVar[str] = ContextVar("lumen_request_id", default="-")
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is part of the event
 # (except uvicorn's terminal-coloured copy of its message).
@@ -65,6 +66,9 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_Context())
     handler.setFormatter(_JsonFormatter() if json_lines else _TextFormatter())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so configuring twice never doubles lines and handlers others
+    # installed (a test runner's, an embedding application's) keep working.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level.upper())

@@ -42,6 +42,8 @@ class InboundMessage:
     """The provider's id for this delivery; a second delivery with the same id is not processed again."""
     raw: dict[str, Any] | None = None
     """The payload as received, kept beside the normalized fields for audit."""
+    unreadable: bool = False
+    """The message carried nothing Lumen can read (an image, a voice note, a sticker)."""
 
 
 class ReplyKind(StrEnum):
@@ -56,6 +58,7 @@ class ReplyKind(StrEnum):
     THANKS = "thanks"
     UNKNOWN = "unknown"
     UNAVAILABLE = "unavailable"
+    TEXT_ONLY = "text_only"
 
 
 @dataclass(frozen=True, slots=True)

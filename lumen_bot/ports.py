@@ -34,6 +34,30 @@ class OrderSource(Protocol):
         ...
 
 
+class SendFailed(Exception):
+    """A provider did not take an outgoing message."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        """Retrying cannot help (the recipient opted out, the number is invalid)."""
+        self.retry_after = retry_after
+        """Seconds the provider asked us to wait (HTTP ``Retry-After``), when it said."""
+
+
+class ReplySender(Protocol):
+    async def send(self, sender: str, recipient: str, text: str) -> str | None:
+        """Send ``text`` from the shop's ``sender`` address; the provider's message id when it gives one.
+
+        Raises :class:`SendFailed`.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """A conversation as loaded: its state and the version a save must match."""

@@ -132,6 +132,13 @@ def locked(support_contact: str) -> Reply:
     return Reply.plain(ReplyKind.LOCKED, text, (PERSON,))
 
 
+def text_only() -> Reply:
+    text = (
+        'Sorry, I can only read text messages. Please type your question, for example: "Where is order 1042?"'
+    )
+    return Reply.plain(ReplyKind.TEXT_ONLY, text, (TRACK, PERSON))
+
+
 def unavailable(support_contact: str) -> Reply:
     text = (
         f"I can't look orders up right now. Please try again in a few minutes, or contact {support_contact}."

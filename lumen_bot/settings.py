@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,32 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = False
+
+    # The URL providers call, as they see it: behind a proxy the app's own view of scheme and host is
+    # wrong, and signatures are computed over the URL the provider used.
+    public_base_url: str | None = None
+
+    twilio_auth_token: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    # The secret of a Twilio webhook SharedKey, for requests signed with HMAC-SHA256 (announced by the
+    # X-Twilio-Webhooks-Signature-Settings header).
+    twilio_webhook_shared_key: SecretStr | None = None
+    # Development only: accept unsigned Twilio requests. Logged as a warning at start-up.
+    twilio_insecure_dev: bool = False
+    twilio_api_url: str = "https://api.twilio.com"
+    # Replies not ready within this many seconds go out through the REST API instead of inline TwiML
+    # (Twilio gives up on a webhook after 15 s).
+    twilio_inline_seconds: float = Field(default=8.0, ge=0, le=14)
+
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_graph_url: str = "https://graph.facebook.com/v21.0"
+    # When set, webhook events for any other business phone number are ignored.
+    whatsapp_phone_number_id: str | None = None
+
+    # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
+    outbox_max_attempts: int = Field(default=8, ge=1)
 
     llm_model: str | None = None
     understanding: Literal["rules", "llm", "hybrid"] | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 from sqlalchemy import func, select
 
-from lumen_bot.messages import ReplyKind
+from lumen_bot.messages import InboundMessage, ReplyKind
 from lumen_bot.store.tables import MessageRow, VerificationFailureRow
 from tests.conftest import Dialogue
 
@@ -43,3 +46,9 @@ def test_the_same_provider_id_on_another_channel_is_another_message(runtime, cha
     chat("hello", provider_message_id="X1")
     sms("where is order 1042", provider_message_id="X1")
     assert sms.kinds == [ReplyKind.ASK_EMAIL]
+
+
+def test_handle_new_says_none_for_a_redelivery(runtime):
+    first = InboundMessage("whatsapp", "+15550001", "where is order 1042", datetime.now(UTC), "wamid.1")
+    assert asyncio.run(runtime.handler.handle_new(first))
+    assert asyncio.run(runtime.handler.handle_new(first)) is None

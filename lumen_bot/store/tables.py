@@ -87,6 +87,41 @@ class VerificationFailureRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
+class OptOutRow(SQLModel, table=True):
+    """An address that asked for no more messages (SMS STOP); removed when it opts back in."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_opt_out_channel_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    address: str = Field(max_length=320)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class OutboundRow(SQLModel, table=True):
+    """A message to send through a provider's API: stored first, so an outage loses nothing."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    """The provider API it goes out through (``twilio``, ``whatsapp_cloud``)."""
+    sender: str = Field(max_length=320)
+    """The shop's address the message goes out from (a phone number, a WhatsApp phone number id)."""
+    recipient: str = Field(max_length=320)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    """``pending`` (to send or retry), ``sent``, ``failed`` (gave up) or ``dropped`` (recipient refuses)."""
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    last_error: str | None = Field(default=None, max_length=500)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
 class TicketRow(SQLModel, table=True):
     """A request Lumen cannot fulfil itself, for the shop's team."""
 
