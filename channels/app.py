@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from channels import web
+from channels import twilio, web, whatsapp_cloud
 from channels.http_guards import BodyLimit, RequestContext
 from lumen_bot.logs import configure_logging
+from lumen_bot.outbox import Outbox
 from lumen_bot.runtime import build_runtime
 from lumen_bot.settings import Settings, load_settings
+from lumen_bot.store.opt_outs import OptOuts
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,35 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     runtime = build_runtime(settings, engine=engine, clock=clock)
+    senders = {
+        via: sender
+        for via, sender in (
+            ("twilio", twilio.sender(settings)),
+            ("whatsapp_cloud", whatsapp_cloud.sender(settings)),
+        )
+        if sender is not None
+    }
+    outbox = Outbox(
+        runtime.engine,
+        senders,
+        max_attempts=settings.outbox_max_attempts,
+        **({"clock": clock} if clock else {}),
+    )
 
-    app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Messages that could not go out earlier (an outage, a restart) are retried from here.
+        retries = asyncio.create_task(outbox.run())
+        try:
+            yield
+        finally:
+            retries.cancel()
+            for sender in senders.values():
+                await sender.aclose()
+
+    app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.outbox = outbox
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
@@ -46,6 +76,8 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(web.router(runtime.handler, settings.max_text_length))
+    app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))
+    app.include_router(whatsapp_cloud.router(runtime.handler, outbox, settings))
     return app
 
 

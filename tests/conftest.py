@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -17,6 +21,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from channels.app import create_app
 from lumen_bot.conversation import ConversationHandler
@@ -157,7 +165,7 @@ def another_chat(runtime: Runtime) -> Dialogue:
 class LiveServer:
     """The real app served by uvicorn on a loopback port, in a background thread."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI | Starlette) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -189,3 +197,60 @@ def http(app: FastAPI) -> Iterator[httpx.Client]:
     """An HTTP client talking to the app over real loopback HTTP."""
     with LiveServer(app) as client:
         yield client
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        return dict(parse_qsl(self.body.decode()))
+
+
+class ProviderApi:
+    """A provider's HTTP API stood in on loopback: records every request and answers as scripted."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self._script: list[tuple[int, Any, dict[str, str]]] = []
+        self.default: tuple[int, Any, dict[str, str]] = (200, {}, {})
+        self.url = ""
+
+    def answer(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
+        """The next ``times`` requests get this answer; after the script, ``default``."""
+        self._script.extend([(status, body if body is not None else {}, headers or {})] * times)
+
+    def wait_for(self, count: int, seconds: float = 5.0) -> list[RecordedRequest]:
+        deadline = time.monotonic() + seconds
+        while len(self.requests) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
+            time.sleep(0.01)
+        return self.requests
+
+    def asgi(self) -> Starlette:
+        async def record(request: Request) -> JSONResponse:
+            self.requests.append(
+                RecordedRequest(request.method, request.url.path, dict(request.headers), await request.body())
+            )
+            status, body, headers = self._script.pop(0) if self._script else self.default
+            return JSONResponse(body, status_code=status, headers=headers)
+
+        return Starlette(routes=[Route("/{path:path}", record, methods=["GET", "POST", "PUT", "DELETE"])])
+
+
+@pytest.fixture
+def provider_api() -> Iterator[ProviderApi]:
+    """A recording stand-in for a provider API (Twilio REST, Meta Graph) on a loopback port."""
+    api = ProviderApi()
+    with LiveServer(api.asgi()) as client:
+        api.url = str(client.base_url).rstrip("/")
+        yield api

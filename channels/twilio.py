@@ -1,0 +1,277 @@
+"""Twilio SMS and WhatsApp: ``POST /webhooks/twilio``, inline TwiML replies, REST for the rest.
+
+The pipeline: check the signature (403 and nothing processed when it fails) → parse the form →
+opt-out keywords → the conversation core (deduplicated on the MessageSid) → TwiML. A reply not
+ready within ``LUMEN_TWILIO_INLINE_SECONDS`` goes out later through the REST API and the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from anyio import to_thread
+from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.datastructures import FormData
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from channels.sms_text import render_sms, render_whatsapp
+from lumen_bot.conversation import ConversationHandler
+from lumen_bot.messages import InboundMessage, Reply, ReplyKind, clean_text
+from lumen_bot.outbox import Outbox
+from lumen_bot.ports import ReplySender, SendFailed
+from lumen_bot.settings import Settings
+from lumen_bot.store.opt_outs import OptOuts
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_PREFIX = "whatsapp:"
+# Twilio's standard keywords, matched against the whole message.
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+HELP = frozenset({"HELP", "INFO"})
+# Twilio allows 1,600 characters in a WhatsApp message body.
+WHATSAPP_LIMIT = 1600
+_OPTED_OUT = 21610  # Twilio REST error: the recipient replied STOP
+
+
+class TwilioRestSender:
+    """Sends through Twilio's REST API; the SDK is synchronous, so each call runs in a worker thread."""
+
+    def __init__(self, account_sid: str, auth_token: str, api_url: str) -> None:
+        self._client = Client(account_sid, auth_token)
+        # Tests and egress proxies point the API elsewhere; the SDK builds every URL from this base.
+        self._client.api.base_url = api_url
+
+    async def send(self, sender: str, recipient: str, text: str) -> str | None:
+        try:
+            message = await to_thread.run_sync(
+                lambda: self._client.messages.create(from_=sender, to=recipient, body=text)
+            )
+        except TwilioRestException as error:
+            if error.code == _OPTED_OUT:
+                log.info("recipient has opted out; message dropped")
+                raise SendFailed("recipient opted out (21610)", permanent=True) from error
+            transient = error.status == 429 or error.status >= 500
+            raise SendFailed(f"Twilio {error.status} ({error.code})", permanent=not transient) from error
+        except TwilioException as error:
+            raise SendFailed(f"Twilio unreachable: {type(error).__name__}") from error
+        except OSError as error:
+            raise SendFailed(f"Twilio unreachable: {type(error).__name__}") from error
+        return message.sid
+
+    async def aclose(self) -> None:
+        session = getattr(self._client.http_client, "session", None)
+        if session is not None:
+            session.close()
+
+
+def sender(settings: Settings) -> ReplySender | None:
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    token = settings.twilio_auth_token.get_secret_value()
+    return TwilioRestSender(settings.twilio_account_sid, token, settings.twilio_api_url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    """The fields of a Twilio message webhook that Lumen uses."""
+
+    sender: str
+    """``From``: the shopper (``+1555…`` or ``whatsapp:+1555…``)."""
+    to: str
+    """``To``: the shop's number the message was sent to, and so the number replies come from."""
+    body: str
+    message_id: str | None
+    media_count: int
+    is_status_callback: bool
+
+    @property
+    def channel(self) -> str:
+        return "whatsapp" if self.sender.startswith(WHATSAPP_PREFIX) else "sms"
+
+    @property
+    def address(self) -> str:
+        return self.sender.removeprefix(WHATSAPP_PREFIX)
+
+
+def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, settings: Settings) -> APIRouter:
+    api = APIRouter()
+    check = _signature_check(settings)
+    if check is None:
+        log.info("Twilio webhook disabled: set LUMEN_TWILIO_AUTH_TOKEN (or LUMEN_TWILIO_WEBHOOK_SHARED_KEY)")
+        return api
+    late_replies: set[asyncio.Task[None]] = set()
+
+    @api.post("/webhooks/twilio")
+    async def twilio_webhook(request: Request) -> Response:
+        params, form = _params(request.headers.get("content-type", ""), await request.body())
+        if not check(request, params):
+            log.warning("Twilio webhook rejected: bad or missing signature")
+            raise HTTPException(403, "invalid Twilio signature")
+        inbound = _parse(form, request.headers.get("I-Twilio-Idempotency-Token"))
+        if inbound.is_status_callback:
+            return _twiml([])
+        keyword = _keyword(inbound.body)
+        if keyword in OPT_OUT:
+            await opt_outs.opt_out(inbound.channel, inbound.address)
+            return _twiml([])  # Twilio sends the opt-out confirmation itself
+        if keyword in OPT_IN:
+            await opt_outs.opt_in(inbound.channel, inbound.address)
+            return _twiml([])
+        if await opt_outs.is_opted_out(inbound.channel, inbound.address):
+            return _twiml([])
+        if keyword in HELP:
+            return _twiml([_help_text(settings)])
+
+        message = InboundMessage(
+            channel=inbound.channel,
+            conversation_key=inbound.address,
+            text=clean_text(inbound.body)[: settings.max_text_length],
+            received_at=datetime.now(UTC),
+            provider_message_id=inbound.message_id,
+            raw=dict(form),
+            unreadable=inbound.media_count > 0 and not inbound.body.strip(),
+        )
+        work = asyncio.ensure_future(handler.handle(message))
+        try:
+            replies = await asyncio.wait_for(asyncio.shield(work), timeout=settings.twilio_inline_seconds)
+        except TimeoutError:
+            # Twilio stops waiting at 15 s; the reply follows through the REST API when it is ready.
+            follow_up = asyncio.create_task(_send_later(work, inbound, outbox))
+            late_replies.add(follow_up)
+            follow_up.add_done_callback(late_replies.discard)
+            return _twiml([])
+        return _twiml([_render(inbound, replies)] if replies else [])
+
+    return api
+
+
+async def _send_later(work: asyncio.Future[list[Reply]], inbound: _Inbound, outbox: Outbox) -> None:
+    replies = await work
+    if replies:
+        await outbox.send("twilio", inbound.to, inbound.sender, [_render(inbound, replies)])
+
+
+def _render(inbound: _Inbound, replies: Sequence[Reply]) -> str:
+    if inbound.channel == "whatsapp":
+        return render_whatsapp(replies, WHATSAPP_LIMIT)
+    return render_sms(replies)
+
+
+def _twiml(texts: Sequence[str]) -> Response:
+    response = MessagingResponse()
+    for text in texts:
+        response.message(text)
+    return Response(str(response), media_type="text/xml")
+
+
+def _help_text(settings: Settings) -> str:
+    text = (
+        f"{settings.shop_name} order help: text your order number to track an order. "
+        f"Questions: {settings.support_contact}. Reply STOP to opt out."
+    )
+    return render_sms([Reply.plain(ReplyKind.HELP, text)])
+
+
+_Check = Callable[[Request, "str | FormData"], bool]
+
+
+def _signature_check(settings: Settings) -> _Check | None:
+    """How requests are authenticated: ``None`` when the route must not be served at all."""
+    validators = {
+        algorithm: RequestValidator(secret.get_secret_value())
+        for algorithm, secret in (
+            (HMAC_SHA1, settings.twilio_auth_token),
+            (HMAC_SHA256, settings.twilio_webhook_shared_key),
+        )
+        if secret is not None
+    }
+    if not validators:
+        if not settings.twilio_insecure_dev:
+            return None
+        log.warning("LUMEN_TWILIO_INSECURE_DEV is set: Twilio webhook signatures are NOT checked")
+        return lambda _request, _params: True
+    if not settings.public_base_url:
+        log.warning(
+            "LUMEN_PUBLIC_BASE_URL is not set: Twilio signatures are checked against the URL this server "
+            "sees, which differs from Twilio's behind a proxy or load balancer"
+        )
+
+    def check(request: Request, params: str | FormData) -> bool:
+        signature = request.headers.get("X-Twilio-Signature")
+        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER)).upper()
+        validator = validators.get(algorithm)
+        if not signature or validator is None:
+            return False
+        return bool(validator.validate(_signed_url(request, settings), params, signature, algorithm))
+
+    return check
+
+
+def _signed_url(request: Request, settings: Settings) -> str:
+    """The URL Twilio requested, which its signature covers."""
+    base = (settings.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{base}{request.url.path}{query}"
+
+
+def _params(content_type: str, raw: bytes) -> tuple[str | FormData, Mapping[str, Any]]:
+    """What the signature covers (the form, or the raw JSON text) and the fields to read."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise HTTPException(400, "the body is not UTF-8") from error
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        form = FormData(parse_qsl(text, keep_blank_values=True))
+        return form, form
+    if media_type == "application/json":
+        try:
+            fields = json.loads(text)
+        except ValueError as error:
+            raise HTTPException(400, "the body is not valid JSON") from error
+        if not isinstance(fields, dict):
+            raise HTTPException(400, "the JSON body must be an object")
+        return text, fields
+    raise HTTPException(415, "Twilio webhooks are form-encoded (or JSON)")
+
+
+def _keyword(body: str) -> str:
+    return body.strip().strip(".!").upper()
+
+
+def _parse(form: Mapping[str, Any], idempotency_token: str | None) -> _Inbound:
+    sender = form.get("From")
+    to = form.get("To")
+    if not isinstance(sender, str) or not sender.strip() or not isinstance(to, str) or not to.strip():
+        raise HTTPException(400, "From and To are required")
+    body = form.get("Body")
+    try:
+        media_count = int(form.get("NumMedia") or 0)
+    except (TypeError, ValueError) as error:
+        raise HTTPException(400, "NumMedia must be a number") from error
+    message_id = form.get("MessageSid") or form.get("SmsMessageSid") or idempotency_token
+    return _Inbound(
+        sender=sender.strip(),
+        to=to.strip(),
+        body=body if isinstance(body, str) else "",
+        message_id=str(message_id)[:200] if message_id else None,
+        media_count=media_count,
+        is_status_callback=body is None and media_count == 0 and bool(form.get("MessageStatus")),
+    )
