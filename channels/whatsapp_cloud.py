@@ -1,0 +1,323 @@
+"""Meta WhatsApp Cloud API: ``GET|POST /webhooks/whatsapp`` in, the Graph API out.
+
+Meta gives a webhook a few seconds and retries (for days) what is not acknowledged, so a delivery is
+checked and parsed while Meta waits, answered 200 at once, and handled after the response. Replies go
+through the outbox, so a Graph API outage delays them instead of losing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
+from fastapi.responses import PlainTextResponse
+from pydantic import (
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from channels.sms_text import render_whatsapp
+from lumen_bot.conversation import ConversationHandler
+from lumen_bot.messages import InboundMessage, clean_text
+from lumen_bot.outbox import Outbox
+from lumen_bot.ports import ReplySender, SendFailed
+from lumen_bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+VIA = "whatsapp_cloud"
+PATH = "/webhooks/whatsapp"
+# WhatsApp's limit on the body of one text message.
+MAX_REPLY_LENGTH = 4096
+_SIGNATURE_PREFIX = "sha256="
+# A reaction, a changed number or a shopper opening the chat says nothing to the bot: answering "I can
+# only read text" to a thumbs-up would be noise.
+_NOTHING_TO_ANSWER = frozenset({"reaction", "system", "request_welcome"})
+# Graph error codes that mean "not now" rather than "never"; Meta answers most of them with HTTP 400.
+# Throttling: 4 (app calls), 80007 (account), 130429 (throughput), 131048 (spam rate), 131056 (pair rate).
+# Trouble on Meta's side: 1, 2, 131000, 131016, 133004. Tokens: 0, 190 (a token being rotated).
+_TRANSIENT_GRAPH_CODES = frozenset({0, 1, 2, 4, 190, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
+# A token being rotated, a timeout on the way, throttling: retrying later can succeed.
+_TRANSIENT_STATUSES = frozenset({401, 403, 408, 429})
+_GRAPH_TIMEOUT_SECONDS = 10.0
+
+
+# The webhook payload, as documented by Meta; fields Lumen does not use are ignored.
+
+
+class _Text(BaseModel):
+    body: str
+
+
+class _Message(BaseModel):
+    sender: str = Field(alias="from", pattern=r"^\d{1,32}$")
+    # Bounded by the message log's column for provider ids.
+    id: str = Field(min_length=1, max_length=200)
+    type: str
+    text: _Text | None = None
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[_Message]) -> _Message:
+        message = handler(data)
+        message._raw = data  # the message as Meta sent it, for the audit log
+        return message
+
+    @model_validator(mode="after")
+    def _text_has_a_body(self) -> _Message:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text message needs text.body")
+        return self
+
+
+class _Metadata(BaseModel):
+    phone_number_id: str = Field(pattern=r"^\d{1,32}$")
+
+
+class _Value(BaseModel):
+    # Other webhook fields (account updates, template reviews) carry other values: with no messages
+    # they parse to nothing to do.
+    metadata: _Metadata | None = None
+    messages: list[_Message] = []
+
+    @model_validator(mode="after")
+    def _messages_name_the_business_number(self) -> _Value:
+        if self.messages and self.metadata is None:
+            raise ValueError("messages need metadata.phone_number_id")
+        return self
+
+
+class _Change(BaseModel):
+    field: str
+    value: _Value
+
+
+class _Entry(BaseModel):
+    changes: list[_Change]
+
+
+class _Event(BaseModel):
+    object: Literal["whatsapp_business_account"]
+    entry: list[_Entry]
+
+
+def sender(settings: Settings) -> ReplySender | None:
+    """The Graph API sender, or ``None`` when no access token is configured."""
+    token = _configured(settings.whatsapp_access_token)
+    return None if token is None else GraphSender(settings.whatsapp_graph_url, token.decode())
+
+
+class GraphSender:
+    """Sends text messages with ``POST /{phone_number_id}/messages`` of the Graph API."""
+
+    def __init__(self, graph_url: str, access_token: str) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=graph_url,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=_GRAPH_TIMEOUT_SECONDS,
+        )
+
+    async def send(self, sender: str, recipient: str, text: str) -> str | None:
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient,
+            "type": "text",
+            "text": {"body": text, "preview_url": False},
+        }
+        try:
+            response = await self._client.post(f"{quote(sender, safe='')}/messages", json=payload)
+        except httpx.RequestError as error:
+            log.warning("Graph API unreachable", extra={"error": type(error).__name__})
+            raise SendFailed(f"Graph API unreachable: {type(error).__name__}") from error
+        if response.is_success:
+            return _sent_message_id(response)
+        raise _refusal(response)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _sent_message_id(response: httpx.Response) -> str | None:
+    try:
+        return str(response.json()["messages"][0]["id"])
+    except (ValueError, LookupError, TypeError):
+        # The message was taken; sending it again would only duplicate it.
+        log.warning(
+            "Graph API accepted a message without a readable id", extra={"status": response.status_code}
+        )
+        return None
+
+
+def _refusal(response: httpx.Response) -> SendFailed:
+    code, message = _graph_error(response)
+    status = response.status_code
+    transient = status in _TRANSIENT_STATUSES or not 400 <= status < 500 or code in _TRANSIENT_GRAPH_CODES
+    log.warning(
+        "Graph API refused a message",
+        extra={"status": status, "graph_error": code, "will_retry": transient},
+    )
+    reason = f"Graph API answered {status}" + (f" (#{code}) {message}" if code is not None else "")
+    return SendFailed(
+        reason,
+        permanent=not transient,
+        retry_after=_seconds(response.headers.get("Retry-After")),
+    )
+
+
+def _graph_error(response: httpx.Response) -> tuple[int | None, str]:
+    """The ``error.code`` and ``error.message`` of a Graph API error body, when it has them."""
+    try:
+        error = response.json()["error"]
+        return int(error["code"]), str(error.get("message", ""))[:200]
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return None, ""
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """The delay of a ``Retry-After`` header in seconds (its date form is left to the backoff)."""
+    if retry_after is None:
+        return None
+    try:
+        seconds = float(retry_after)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def router(handler: ConversationHandler, outbox: Outbox, settings: Settings) -> APIRouter:
+    """The webhook routes; none when the app secret or the verify token is not configured."""
+    app_secret = _configured(settings.whatsapp_app_secret)
+    verify_token = _configured(settings.whatsapp_verify_token)
+    if app_secret is None or verify_token is None:
+        missing = [
+            name
+            for name, value in (
+                ("LUMEN_WHATSAPP_APP_SECRET", app_secret),
+                ("LUMEN_WHATSAPP_VERIFY_TOKEN", verify_token),
+            )
+            if value is None
+        ]
+        log.info("WhatsApp Cloud webhook disabled: %s not set", " and ".join(missing))
+        return APIRouter()
+    if _configured(settings.whatsapp_access_token) is None:
+        log.warning(
+            "WhatsApp Cloud webhook enabled without LUMEN_WHATSAPP_ACCESS_TOKEN: replies wait in the outbox"
+        )
+    return _webhook(handler, outbox, settings, app_secret, verify_token)
+
+
+def _webhook(
+    handler: ConversationHandler, outbox: Outbox, settings: Settings, app_secret: bytes, verify_token: bytes
+) -> APIRouter:
+    api = APIRouter()
+    only_number = settings.whatsapp_phone_number_id
+
+    @api.get(PATH, response_class=PlainTextResponse)
+    async def verify(request: Request) -> PlainTextResponse:
+        query = request.query_params
+        token = query.get("hub.verify_token", "").encode()
+        challenge = query.get("hub.challenge")
+        # The token is compared even when the mode is wrong, so the answer takes the same time.
+        token_matches = hmac.compare_digest(token, verify_token)
+        if query.get("hub.mode") != "subscribe" or not token_matches or challenge is None:
+            log.warning("WhatsApp Cloud webhook verification refused")
+            raise HTTPException(403, "verification refused")
+        return PlainTextResponse(challenge)
+
+    @api.post(PATH)
+    async def receive(request: Request, background: BackgroundTasks) -> Response:
+        body = await request.body()
+        if not _signed(body, request.headers.get("X-Hub-Signature-256"), app_secret):
+            log.warning("WhatsApp Cloud webhook with a missing or wrong signature")
+            raise HTTPException(403, "missing or wrong X-Hub-Signature-256")
+        try:
+            event = _Event.model_validate_json(body)
+        except ValidationError as error:
+            raise HTTPException(400, _reason(error)) from None
+        # Statuses (sent, delivered, read) need nothing from Lumen; only messages are kept.
+        batches = [
+            (change.value.metadata.phone_number_id, change.value.messages)
+            for entry in event.entry
+            for change in entry.changes
+            if change.value.metadata is not None and change.value.messages
+        ]
+        background.add_task(process, batches)
+        return Response(status_code=200)
+
+    async def process(batches: Sequence[tuple[str, Sequence[_Message]]]) -> None:
+        for business_number, messages in batches:
+            if only_number is not None and business_number != only_number:
+                log.info("WhatsApp Cloud messages for another business number ignored")
+                continue
+            for message in messages:
+                # One message failing must not keep the others of the delivery from their answers.
+                try:
+                    await answer(business_number, message)
+                except Exception as error:
+                    # The exception's text may quote the message (database parameters): type only.
+                    log.error("WhatsApp Cloud message not handled", extra={"error": type(error).__name__})
+
+    async def answer(business_number: str, message: _Message) -> None:
+        if message.type in _NOTHING_TO_ANSWER:
+            return
+        body = message.text.body if message.type == "text" and message.text is not None else None
+        # handle_new settles a redelivery atomically with the message log (also across workers): the
+        # replies to a message already handled went out the first time.
+        replies = await handler.handle_new(
+            InboundMessage(
+                channel=CHANNEL,
+                conversation_key="+" + message.sender,
+                text="" if body is None else clean_text(body)[: settings.max_text_length],
+                received_at=datetime.now(UTC),
+                provider_message_id=message.id,
+                raw=message._raw,
+                unreadable=body is None,
+            )
+        )
+        if replies is None:
+            log.info("WhatsApp Cloud redelivery: replies went out already", extra={"type": message.type})
+            return
+        if replies:
+            rendered = render_whatsapp(replies, limit=MAX_REPLY_LENGTH)
+            await outbox.send(VIA, sender=business_number, recipient=message.sender, texts=[rendered])
+
+    return api
+
+
+def _configured(secret: SecretStr | None) -> bytes | None:
+    """The secret's bytes; an empty value counts as unset (an empty HMAC key would sign for anyone)."""
+    value = secret.get_secret_value() if secret is not None else ""
+    return value.encode() if value else None
+
+
+def _signed(body: bytes, header: str | None, app_secret: bytes) -> bool:
+    if header is None or not header.startswith(_SIGNATURE_PREFIX):
+        return False
+    expected = hmac.new(app_secret, body, hashlib.sha256).hexdigest().encode()
+    given = header.removeprefix(_SIGNATURE_PREFIX).lower().encode()
+    return hmac.compare_digest(expected, given)
+
+
+def _reason(error: ValidationError) -> str:
+    """The first problem of a payload, as a developer reading Meta's webhook log wants it."""
+    first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+    if first["type"] == "json_invalid":
+        return "body is not valid JSON"
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else f"body: {first['msg']}"
