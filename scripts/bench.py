@@ -6,16 +6,19 @@
 (b) serves Lumen (demo data, SQLite, one uvicorn worker) and a bare FastAPI endpoint of the same shape
     (one worker), drives each with the same concurrent 2-turn dialogues (order number, then email) from
     a light asyncio client on this machine, and reports requests/s, p50/p99 latency and server CPU per
-    request (from /proc, user + system time of the server process). Two loads: paced (the same offered
-    request rate for both servers, so per-request CPU and latency compare like with like) and as fast as
-    each server answers (throughput; latency there is queueing). The client shares the machine's cores,
-    so compare the rows of one run rather than quoting absolute latencies.
+    request (from /proc, user + system time of the server process). The same dialogue also runs as SMS
+    through the signed Twilio webhook. Two loads: paced (the same offered request rate for every server,
+    so per-request CPU and latency compare like with like) and as fast as each server answers
+    (throughput; latency there is queueing). The client shares the machine's cores, so compare the rows
+    of one run rather than quoting absolute latencies.
 
     scripts/bench.py [--seconds 5] [--concurrency 8] [--rate 400] [--rounds 3]
 """
 
 import argparse
 import asyncio
+import functools
+import itertools
 import json
 import os
 import signal
@@ -25,15 +28,22 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlencode
 
 import httpx
+from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGUE = ("Where is my order 1042?", "jane.doe@example.com")
 EXPECTED = "1Z999AA10123456784"
+TWILIO_TOKEN = "bench-twilio-auth-token"
+TWILIO_PUBLIC_URL = "https://lumen.example.com"
 
 
 # ---- (a) the engine alone --------------------------------------------------------------------------
@@ -155,7 +165,7 @@ def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.
 
 
 class Connection:
-    """A minimal HTTP/1.1 keep-alive client for this one request shape.
+    """A minimal HTTP/1.1 keep-alive client for the two request shapes measured here.
 
     A full client (httpx) spends about a millisecond of CPU per request, which on a 2-core machine
     is taken from the server under test; this one spends a few tens of microseconds.
@@ -169,11 +179,10 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer, port)
 
-    async def chat(self, session: str | None, text: str) -> dict[str, object]:
-        body = json.dumps({"session": session, "text": text}).encode()
+    async def post(self, path: str, body: bytes, content_type: str, headers: str = "") -> bytes:
         head = (
-            f"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{headers}"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)
         status = await self.reader.readline()
@@ -184,19 +193,66 @@ class Connection:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        return json.loads(await self.reader.readexactly(length))
+        return await self.reader.readexactly(length)
 
     def close(self) -> None:
         self.writer.close()
 
 
+class Dialogue(Protocol):
+    """One shopper's two-turn dialogue, one awaitable per turn; the last answer must hold EXPECTED."""
+
+    def turns(self, connection: Connection) -> list[Callable[[], Awaitable[bytes]]]: ...
+
+
+class ChatDialogue:
+    def turns(self, connection: Connection) -> list[Callable[[], Awaitable[bytes]]]:
+        session: list[str | None] = [None]
+
+        async def say(text: str) -> bytes:
+            body = json.dumps({"session": session[0], "text": text}).encode()
+            answer = await connection.post("/api/chat", body, "application/json")
+            session[0] = json.loads(answer)["session"]
+            return answer
+
+        return [functools.partial(say, text) for text in DIALOGUE]
+
+
+class TwilioDialogue:
+    """The same dialogue as SMS through the signed Twilio webhook, each shopper with their own number."""
+
+    def __init__(self) -> None:
+        self._validator = RequestValidator(TWILIO_TOKEN)
+        self._numbers = itertools.count(5550000000)
+
+    def turns(self, connection: Connection) -> list[Callable[[], Awaitable[bytes]]]:
+        shopper = f"+1{next(self._numbers)}"
+
+        async def text(body: str) -> bytes:
+            params = {
+                "From": shopper,
+                "To": "+15550001000",
+                "Body": body,
+                "MessageSid": f"SM{uuid.uuid4().hex}",
+                "NumMedia": "0",
+            }
+            signature = self._validator.compute_signature(f"{TWILIO_PUBLIC_URL}/webhooks/twilio", params)
+            form = urlencode(params).encode()
+            headers = f"X-Twilio-Signature: {signature}\r\n"
+            return await connection.post(
+                "/webhooks/twilio", form, "application/x-www-form-urlencoded", headers
+            )
+
+        return [functools.partial(text, body) for body in DIALOGUE]
+
+
 async def drive(
-    port: int, seconds: float, concurrency: int, interval: float
+    port: int, dialogue: Dialogue, seconds: float, concurrency: int, interval: float
 ) -> tuple[int, float, list[float]]:
     """Shoppers run whole dialogues until ``seconds`` have passed.
 
     Each sends its next message ``interval`` seconds after the previous one was due (or at once when it
-    is late, or when ``interval`` is 0), so a paced run offers both servers the same load.
+    is late, or when ``interval`` is 0), so a paced run offers every server the same load.
     """
     latencies: list[float] = []
     begun = time.perf_counter()
@@ -207,15 +263,13 @@ async def drive(
         due = begun + interval * index / concurrency  # staggered, not all at once
         try:
             while time.perf_counter() < deadline:
-                session = None
-                for text in DIALOGUE:
+                for turn in dialogue.turns(connection):
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     due += interval
                     started = time.perf_counter()
-                    reply = await connection.chat(session, text)
+                    answer = await turn()
                     latencies.append(time.perf_counter() - started)
-                    session = str(reply["session"])
-                assert EXPECTED in json.dumps(reply), reply
+                assert EXPECTED.encode() in answer, answer
         finally:
             connection.close()
 
@@ -230,34 +284,53 @@ class Load:
     """Seconds between one shopper's messages; 0 for as fast as the server answers."""
 
 
+@dataclass(frozen=True)
+class Target:
+    name: str
+    server: str
+    dialogue: Dialogue
+
+
+BARE, LUMEN, LUMEN_SMS = "bare FastAPI endpoint", "Lumen /api/chat", "Lumen /webhooks/twilio (signed SMS)"
+TARGETS = (
+    Target(BARE, "bare", ChatDialogue()),
+    Target(LUMEN, "lumen", ChatDialogue()),
+    Target(LUMEN_SMS, "lumen", TwilioDialogue()),
+)
+
+
 def load(
-    name: str, process: subprocess.Popen[bytes], port: int, seconds: float, concurrency: int, interval: float
+    target: Target,
+    process: subprocess.Popen[bytes],
+    port: int,
+    seconds: float,
+    concurrency: int,
+    interval: float,
 ) -> LoadResult:
-    asyncio.run(drive(port, min(1.0, seconds / 5), concurrency, interval))  # warm-up, not measured
+    asyncio.run(drive(port, target.dialogue, min(1.0, seconds / 5), concurrency, interval))  # warm-up
     before = cpu_seconds(process.pid)
-    requests, seconds, latencies = asyncio.run(drive(port, seconds, concurrency, interval))
-    return LoadResult(name, requests, seconds, latencies, cpu_seconds(process.pid) - before)
-
-
-BARE, LUMEN = "bare FastAPI endpoint", "Lumen /api/chat"
+    requests, seconds, latencies = asyncio.run(drive(port, target.dialogue, seconds, concurrency, interval))
+    return LoadResult(target.name, requests, seconds, latencies, cpu_seconds(process.pid) - before)
 
 
 def bench_http(
     seconds: float, concurrency: int, rounds: int, loads: list[Load]
-) -> dict[Load, list[tuple[LoadResult, LoadResult]]]:
-    """Both servers run side by side; rounds alternate between them so that both see the same machine."""
+) -> dict[Load, list[dict[str, LoadResult]]]:
+    """The servers run side by side; rounds alternate between targets so all see the same machine."""
     with tempfile.TemporaryDirectory() as folder:
         env = {
             **os.environ,
             "LUMEN_DATABASE_URL": f"sqlite:///{folder}/lumen.db",
             "LUMEN_LOG_LEVEL": "WARNING",
+            "LUMEN_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "LUMEN_PUBLIC_BASE_URL": TWILIO_PUBLIC_URL,
             "PYTHONPATH": str(ROOT),
         }
         demo = [sys.executable, "-m", "channels.cli", "demo"]
         subprocess.run(demo, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         commands = {
-            BARE: [sys.executable, __file__, "--serve-bare"],
-            LUMEN: [sys.executable, "-m", "channels.cli", "serve"],
+            "bare": [sys.executable, __file__, "--serve-bare"],
+            "lumen": [sys.executable, "-m", "channels.cli", "serve"],
         }
         servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
@@ -266,10 +339,12 @@ def bench_http(
                 servers[name] = (start_server([*command, "--port", str(port)], env, port), port)
             return {
                 shape: [
-                    (
-                        load(BARE, *servers[BARE], seconds, concurrency, shape.interval),
-                        load(LUMEN, *servers[LUMEN], seconds, concurrency, shape.interval),
-                    )
+                    {
+                        target.name: load(
+                            target, *servers[target.server], seconds, concurrency, shape.interval
+                        )
+                        for target in TARGETS
+                    }
                     for _ in range(rounds)
                 ]
                 for shape in loads
@@ -285,17 +360,19 @@ def p99(result: LoadResult) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def report(shape: Load, rounds: list[tuple[LoadResult, LoadResult]]) -> None:
+def cpu_per_request(result: LoadResult) -> float:
+    return result.cpu_seconds / result.requests
+
+
+def report(shape: Load, rounds: list[dict[str, LoadResult]]) -> None:
     print(f"\n{shape.label}\n")
     print("| round | server | requests/s | p50 ms | p99 ms | server CPU ms/request |")
     print("|---|---|---|---|---|---|")
-    for number, pair in enumerate(rounds, start=1):
-        for result in pair:
+    for number, results in enumerate(rounds, start=1):
+        for result in results.values():
             print(f"| {number} {result.row()}")
-    cpu = statistics.median(
-        (lumen.cpu_seconds / lumen.requests) / (bare.cpu_seconds / bare.requests) for bare, lumen in rounds
-    )
-    tail = statistics.median(p99(lumen) / p99(bare) for bare, lumen in rounds)
+    cpu = statistics.median(cpu_per_request(r[LUMEN]) / cpu_per_request(r[BARE]) for r in rounds)
+    tail = statistics.median(p99(r[LUMEN]) / p99(r[BARE]) for r in rounds)
     print(f"\nLumen/bare, median of rounds: CPU per request {cpu:.2f}x (target ≤ 4x), ", end="")
     print(f"p99 {tail:.2f}x (target ≤ 2x)")
 
