@@ -8,11 +8,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
@@ -34,6 +34,7 @@ from lumen_bot.runtime import Runtime, build_runtime
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.database import make_engine
 
+T = TypeVar("T")
 POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
@@ -199,6 +200,19 @@ def http(app: FastAPI) -> Iterator[httpx.Client]:
         yield client
 
 
+def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
+    """Polls ``check`` until it returns something truthy; fails after ``timeout`` seconds.
+
+    For what the app does after it has answered (background handling, the outbox's retries).
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {check.__doc__ or check}")
+        time.sleep(0.02)
+    return result
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -214,34 +228,33 @@ class RecordedRequest:
 
 
 class ProviderApi:
-    """A provider's HTTP API stood in on loopback: records every request and answers as scripted."""
+    """A provider's HTTP API stood in on loopback: records every request and answers ``default``.
+
+    Subclasses answer in a provider's own way by overriding :meth:`respond`.
+    """
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
-        self._script: list[tuple[int, Any, dict[str, str]]] = []
         self.default: tuple[int, Any, dict[str, str]] = (200, {}, {})
         self.url = ""
 
-    def answer(
-        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
-    ) -> None:
-        """The next ``times`` requests get this answer; after the script, ``default``."""
-        self._script.extend([(status, body if body is not None else {}, headers or {})] * times)
+    def respond(self, _request: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        return self.default
 
     def wait_for(self, count: int, seconds: float = 5.0) -> list[RecordedRequest]:
-        deadline = time.monotonic() + seconds
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} requests, got {len(self.requests)}")
-            time.sleep(0.01)
-        return self.requests
+        def arrived() -> list[RecordedRequest]:
+            return self.requests[:count] if len(self.requests) >= count else []
+
+        arrived.__doc__ = f"{count} request(s) to the provider"
+        return eventually(arrived, seconds)
 
     def asgi(self) -> Starlette:
         async def record(request: Request) -> JSONResponse:
-            self.requests.append(
-                RecordedRequest(request.method, request.url.path, dict(request.headers), await request.body())
+            recorded = RecordedRequest(
+                request.method, request.url.path, dict(request.headers), await request.body()
             )
-            status, body, headers = self._script.pop(0) if self._script else self.default
+            self.requests.append(recorded)
+            status, body, headers = self.respond(recorded)
             return JSONResponse(body, status_code=status, headers=headers)
 
         return Starlette(routes=[Route("/{path:path}", record, methods=["GET", "POST", "PUT", "DELETE"])])

@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from itertools import count
@@ -19,7 +18,7 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 from channels.app import create_app
 from channels.sms_text import segment_count, to_gsm7
 from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureRow
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, eventually
 
 TOKEN = "twilio-test-auth-token"
 SHARED_KEY = "twilio-test-shared-key"
@@ -318,19 +317,12 @@ def test_a_recipient_who_opted_out_at_twilio_is_dropped_quietly(twilio_settings,
     with LiveServer(create_app(late, engine=orders, clock=clock)) as http:
         Twilio(http).post(Twilio(http).params("hello"))
         provider_api.wait_for(1)
-        wait_until(lambda: outbound_status(orders) == "dropped")
+        eventually(lambda: outbound_status(orders) == "dropped")
 
 
 def outbound_status(engine) -> str | None:
     with engine.connect() as connection:
         return connection.execute(select(OutboundRow.status)).scalar()
-
-
-def wait_until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_twiml_for_nothing_to_say_is_an_empty_response(twilio):

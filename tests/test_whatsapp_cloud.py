@@ -13,24 +13,22 @@ import itertools
 import json
 import logging
 import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
 from channels.app import create_app
 from lumen_bot.settings import Settings
 from lumen_bot.store.tables import MessageRow, OutboundRow
-from tests.conftest import START, Clock, LiveServer
+from tests.conftest import START, Clock, LiveServer, ProviderApi, RecordedRequest, eventually
 
 APP_SECRET = "meta-app-secret"
 VERIFY_TOKEN = "meta-verify-token"
@@ -47,16 +45,6 @@ _wamids = itertools.count(1)
 
 def new_wamid() -> str:
     return f"wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQUI{next(_wamids):06d}A=="
-
-
-def eventually(check: Callable[[], T], timeout: float = 5.0) -> T:
-    """Polls ``check`` until it returns something truthy; fails after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check.__doc__ or check}")
-        time.sleep(0.02)
-    return result
 
 
 # Payloads in the shape Meta documents for the "messages" webhook field.
@@ -150,20 +138,19 @@ class GraphRequest:
         return str(self.body["text"]["body"])
 
 
-@dataclass
-class FakeGraph:
-    """Records every request; answers each send with a new wamid, or with the refusal it was told."""
+class FakeGraph(ProviderApi):
+    """Answers each send with a new wamid, or with the refusal it was told."""
 
-    url: str = ""
-    requests: list[GraphRequest] = field(default_factory=list)
-    refusal: tuple[int, dict[str, str], dict[str, Any]] | None = None
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusal: tuple[int, Any, dict[str, str]] | None = None
 
     def refuse(
         self, status: int, *, graph_code: int | None = None, headers: dict[str, str] | None = None
     ) -> None:
         """Answer every send with ``status`` (and a Graph error body) until :meth:`recover`."""
         body = {} if graph_code is None else {"error": {"message": f"(#{graph_code})", "code": graph_code}}
-        self.refusal = (status, headers or {}, body)
+        self.refusal = (status, body, headers or {})
 
     def recover(self) -> None:
         self.refusal = None
@@ -172,33 +159,25 @@ class FakeGraph:
         self.requests.clear()
         self.recover()
 
+    def respond(self, request: RecordedRequest) -> tuple[int, Any, dict[str, str]]:
+        if self.refusal is not None:
+            return self.refusal
+        to = request.json().get("to")
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": f"wamid.OUT{len(self.requests)}"}],
+        }
+        return 200, answer, {}
+
+    @property
+    def sends(self) -> list[GraphRequest]:
+        return [GraphRequest(r.path, r.headers.get("authorization"), r.json()) for r in self.requests]
+
     def sent(self, count: int) -> list[GraphRequest]:
-        """The first ``count`` requests, once they have come."""
-
-        def arrived() -> list[GraphRequest]:
-            return self.requests[:count] if len(self.requests) >= count else []
-
-        arrived.__doc__ = f"{count} Graph API request(s)"
-        return eventually(arrived)
-
-    def app(self) -> FastAPI:
-        api = FastAPI()
-
-        @api.post("/{path:path}")
-        async def record(request: Request) -> JSONResponse:
-            body = await request.json()
-            self.requests.append(GraphRequest(request.url.path, request.headers.get("authorization"), body))
-            if self.refusal is not None:
-                status, headers, error = self.refusal
-                return JSONResponse(error, status_code=status, headers=headers)
-            answer = {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
-                "messages": [{"id": f"wamid.OUT{len(self.requests)}"}],
-            }
-            return JSONResponse(answer)
-
-        return api
+        """The first ``count`` sends, once they have come."""
+        self.wait_for(count)
+        return self.sends[:count]
 
 
 @dataclass
@@ -225,7 +204,7 @@ class Lumen:
 @pytest.fixture(scope="module")
 def _graph_server() -> Iterator[FakeGraph]:
     fake = FakeGraph()
-    with LiveServer(fake.app()) as client:
+    with LiveServer(fake.asgi()) as client:
         fake.url = str(client.base_url).rstrip("/")
         yield fake
 
@@ -421,7 +400,7 @@ def test_the_seed_dialogue_reaches_the_tracking_details(lumen: Lumen, graph: Fak
     answer = graph.sent(3)[2].text
     assert "UPS" in answer
     assert TRACKING in answer
-    assert all(request.body["to"] == SHOPPER for request in graph.requests)
+    assert all(request.body["to"] == SHOPPER for request in graph.sends)
 
 
 @pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped as Meta sends it", "raw UTF-8"])
