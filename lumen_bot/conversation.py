@@ -28,7 +28,7 @@ from lumen_bot.ports import (
     StoreUnavailable,
     Understander,
 )
-from lumen_bot.understanding.model import Intent, Understanding
+from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,12 @@ class Limits:
     per_order: int
     per_email: int
     window: timedelta
+
+
+def _with_context(understanding: Understanding, order_number: str | None) -> Understanding:
+    if order_number is None or understanding.order_number or understanding.intent not in ORDER_QUESTIONS:
+        return understanding
+    return understanding.model_copy(update={"order_number": order_number})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +147,16 @@ class ConversationHandler:
                 return None
             now = self._clock()
             state = engine.resume(snapshot.state, now, self._policy)
+            if message.authenticated_sender:
+                state = engine.vouch_for(state, message.authenticated_sender)
             if message.unreadable:
                 understanding = _NOTHING_TO_READ
                 outcome = engine.unreadable(state, now)
             else:
                 if understanding is None:
-                    understanding = await self._understander.understand(
-                        text, last_question=state.last_question
+                    understanding = _with_context(
+                        await self._understander.understand(text, last_question=state.last_question),
+                        message.context_order_number,
                     )
                 plan = engine.plan(state, understanding)
                 facts = await self._gather(plan, snapshot, now)

@@ -130,6 +130,11 @@ def resume(state: ConversationState, now: datetime, policy: Policy) -> Conversat
     return state
 
 
+def vouch_for(state: ConversationState, address: str) -> ConversationState:
+    """The state with ``address`` verified, as proven by the channel (an authenticated email sender)."""
+    return state.model_copy(update={"verified_emails": _with(state.verified_emails, email_digest(address))})
+
+
 def plan(state: ConversationState, understanding: Understanding) -> Plan:
     if not _is_order_flow(state, understanding):
         return Plan()

@@ -44,6 +44,12 @@ class InboundMessage:
     """The payload as received, kept beside the normalized fields for audit."""
     unreadable: bool = False
     """The message carried nothing Lumen can read (an image, a voice note, a sticker)."""
+    authenticated_sender: str | None = None
+    """An email address the provider proved the message came from (SPF/DKIM passed for its domain).
+    It verifies the orders placed with it, as the shopper typing it would (verification rule 5)."""
+    context_order_number: str | None = None
+    """An order number found around the message rather than in it (an email's subject or quoted
+    confirmation), used when the shopper asks about an order without naming one."""
 
 
 class ReplyKind(StrEnum):

@@ -136,13 +136,14 @@ class Dialogue:
         self.key = key
         self.replies: list[Reply] = []
 
-    def __call__(self, text: str, *, provider_message_id: str | None = None) -> str:
+    def __call__(self, text: str, **details: Any) -> str:
+        """``details``: further ``InboundMessage`` fields (provider_message_id, authenticated_sender …)."""
         message = InboundMessage(
             channel=self.channel,
             conversation_key=self.key,
             text=text,
             received_at=datetime.now(UTC),
-            provider_message_id=provider_message_id,
+            **details,
         )
         self.replies = asyncio.run(self.handler.handle(message))
         return "\n".join(reply.text for reply in self.replies)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lumen_bot.messages import ReplyKind
+from tests.conftest import Dialogue
 
 
 def test_asks_for_the_order_number_then_the_email_then_answers(chat):
@@ -108,3 +109,28 @@ def test_asking_again_for_the_email_points_to_support(chat):
     assert chat.kinds == [ReplyKind.ASK_EMAIL]
     assert "help@acme.example" in again
     assert "Talk to a person" in chat.replies[0].quick_replies
+
+
+def test_an_authenticated_sender_is_verified_for_orders_placed_with_that_address(runtime):
+    email = Dialogue(runtime.handler, channel="email", key="jane.doe@example.com")
+    email("Has order 1042 shipped?", authenticated_sender="Jane.Doe@example.com")
+    assert email.kinds == [ReplyKind.ORDER_ANSWER]
+
+
+def test_an_authenticated_sender_is_not_verified_for_someone_elses_order(runtime):
+    email = Dialogue(runtime.handler, channel="email", key="jane.doe@example.com")
+    email("Has order 4004 shipped?", authenticated_sender="jane.doe@example.com")
+    assert email.kinds == [ReplyKind.ASK_EMAIL]
+
+
+def test_an_order_number_from_the_context_answers_a_question_without_one(runtime):
+    email = Dialogue(runtime.handler, channel="email", key="jane.doe@example.com")
+    email("has this shipped?", context_order_number="1042")
+    assert email.kinds == [ReplyKind.ASK_EMAIL]
+    assert "#1042" in email.replies[0].text
+
+
+def test_an_order_number_in_the_text_wins_over_the_context(runtime):
+    email = Dialogue(runtime.handler, channel="email", key="jane.doe@example.com")
+    email("has order 3003 shipped?", context_order_number="1042")
+    assert "#3003" in email.replies[0].text
