@@ -12,12 +12,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from channels import twilio, web, whatsapp_cloud
+from channels.email import outbound as email_outbound
+from channels.email import service as email_service
+from channels.email import webhooks as email_webhooks
 from channels.http_guards import BodyLimit, RequestContext
 from lumen_bot.logs import configure_logging
 from lumen_bot.outbox import Outbox
+from lumen_bot.ports import ReplySender
 from lumen_bot.runtime import build_runtime
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.opt_outs import OptOuts
@@ -37,20 +42,7 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     runtime = build_runtime(settings, engine=engine, clock=clock)
-    senders = {
-        via: sender
-        for via, sender in (
-            ("twilio", twilio.sender(settings)),
-            ("whatsapp_cloud", whatsapp_cloud.sender(settings)),
-        )
-        if sender is not None
-    }
-    outbox = Outbox(
-        runtime.engine,
-        senders,
-        max_attempts=settings.outbox_max_attempts,
-        **({"clock": clock} if clock else {}),
-    )
+    outbox, senders = build_outbox(settings, runtime.engine, clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,13 +52,15 @@ def create_app(
             yield
         finally:
             retries.cancel()
-            for sender in senders.values():
+            for sender in senders:
                 await sender.aclose()
 
     app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.outbox = outbox
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
+    )
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected)
@@ -78,7 +72,41 @@ def create_app(
     app.include_router(web.router(runtime.handler, settings.max_text_length))
     app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))
     app.include_router(whatsapp_cloud.router(runtime.handler, outbox, settings))
+    app.include_router(
+        email_webhooks.router(
+            email_service.EmailChannel(
+                runtime.handler, outbox, settings, **({"clock": clock} if clock else {})
+            ),
+            runtime.engine,
+            secret=_secret(settings.inbound_email_secret),
+            mailgun_key=_secret(settings.mailgun_signing_key),
+        )
+    )
     return app
+
+
+def build_outbox(
+    settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+) -> tuple[Outbox, list[ReplySender]]:
+    """The outbox with a sender for every provider API that is configured, and those senders."""
+    senders = {
+        via: sender
+        for via, sender in (
+            ("twilio", twilio.sender(settings)),
+            ("whatsapp_cloud", whatsapp_cloud.sender(settings)),
+            (email_service.VIA, email_outbound.sender(settings)),
+        )
+        if sender is not None
+    }
+    options = {"clock": clock} if clock else {}
+    return Outbox(engine, senders, max_attempts=settings.outbox_max_attempts, **options), list(
+        senders.values()
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    # An empty secret would accept an empty password or signing key: treat it as not set.
+    return (value.get_secret_value() or None) if value is not None else None
 
 
 async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from channels import terminal
+from channels.email.inbound import MalformedEmail, parse_email
+from channels.email.service import EmailChannel, Received
 from lumen_bot.logs import configure_logging
 from lumen_bot.orders.demo import is_empty, load_demo
 from lumen_bot.orders.importer import ImportFailed, import_file
@@ -68,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="load the demo orders (idempotent)")
     demo.add_argument("--if-empty", action="store_true", help="only when the database has no orders yet")
     demo.set_defaults(run=_demo)
+
+    email = commands.add_parser("email", help="the email channel")
+    email_commands = email.add_subparsers(dest="email_command", required=True)
+    ingest = email_commands.add_parser("ingest", help="handle one email as POST /webhooks/email/raw does")
+    ingest.add_argument("file", help="an RFC 5322 message (.eml), or - for standard input")
+    ingest.set_defaults(run=_email_ingest)
 
     tickets = commands.add_parser("tickets", help="escalations for the shop's team")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
@@ -146,6 +154,41 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print("The database already has orders; demo orders not loaded.")
         return 0
     print(load_demo(engine))
+    return 0
+
+
+def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.app import build_outbox
+
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 1
+    if len(raw) > settings.email_max_bytes:
+        print(f"the email is larger than {settings.email_max_bytes} bytes", file=sys.stderr)
+        return 1
+    runtime = build_runtime(settings)
+    outbox, senders = build_outbox(settings, runtime.engine)
+    channel = EmailChannel(runtime.handler, outbox, settings)
+    try:
+        parsed = parse_email(raw, own_addresses=channel.own_addresses)
+    except MalformedEmail as error:
+        print(f"malformed email: {error}", file=sys.stderr)
+        return 1
+
+    async def receive() -> Received:
+        try:
+            return await channel.receive(parsed, provider_id=None, raw=raw)
+        finally:
+            for sender in senders:
+                await sender.aclose()
+
+    received = asyncio.run(receive())
+    if received.skipped:
+        print(f"No reply: {received.skipped.value}.")
+    for reply in received.replies:
+        print(reply.text)
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, insert, select, update
+from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
 
 from lumen_bot.ports import ReplySender, SendFailed
 from lumen_bot.store.database import run_query
@@ -46,6 +46,11 @@ _CLAIM = (
         _OUTBOUND.c.attempts,
     )
 )
+_RECENT = select(func.count()).where(
+    _OUTBOUND.c.channel == bindparam("via"),
+    _OUTBOUND.c.recipient == bindparam("recipient"),
+    _OUTBOUND.c.created_at >= bindparam("since"),
+)
 _SETTLE = update(_OUTBOUND).where(_OUTBOUND.c.id == bindparam("b_id"))
 _LEASE = timedelta(minutes=2)
 _FIRST_RETRY_SECONDS = 2.0
@@ -75,6 +80,10 @@ class Outbox:
         ids = await run_query(self._engine, self._store, via, sender, recipient, tuple(texts))
         for message_id in ids:
             await self._deliver(message_id)
+
+    async def sent_since(self, via: str, recipient: str, since: datetime) -> int:
+        """How many messages went (or are going) to ``recipient`` through ``via`` since ``since``."""
+        return await run_query(self._engine, self._count_recent, via, recipient, since)
 
     async def deliver_due(self, limit: int = 100) -> int:
         """Deliver every message whose time has come; the number delivered or settled."""
@@ -130,6 +139,11 @@ class Outbox:
                 int(connection.execute(insert(_OUTBOUND).returning(_OUTBOUND.c.id), row).scalar_one())
                 for row in rows
             ]
+
+    def _count_recent(self, via: str, recipient: str, since: datetime) -> int:
+        with self._engine.connect() as connection:
+            params = {"via": via, "recipient": recipient, "since": since}
+            return int(connection.execute(_RECENT, params).scalar_one())
 
     def _due(self, limit: int) -> list[int]:
         with self._engine.connect() as connection:

@@ -58,6 +58,21 @@ class Settings(BaseSettings):
     # When set, webhook events for any other business phone number are ignored.
     whatsapp_phone_number_id: str | None = None
 
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    # Implicit TLS from the first byte (usually port 465), instead of STARTTLS.
+    smtp_tls: bool = False
+    email_from: str | None = None
+    mailgun_signing_key: SecretStr | None = None
+    # HTTP Basic password (user "lumen") for the raw, SendGrid and Postmark inbound routes.
+    inbound_email_secret: SecretStr | None = None
+    # Replies to one address per hour at most, so two auto-responders can never loop for long.
+    email_replies_per_hour: int = Field(default=10, ge=1)
+    email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
     outbox_max_attempts: int = Field(default=8, ge=1)
 

@@ -6,11 +6,15 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -18,6 +22,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
@@ -268,3 +274,86 @@ def provider_api() -> Iterator[ProviderApi]:
     with LiveServer(api.asgi()) as client:
         api.url = str(client.base_url).rstrip("/")
         yield api
+
+
+@dataclass(frozen=True)
+class ReceivedEmail:
+    """One message the test SMTP server accepted: its envelope, its bytes and the parsed message."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+    message: EmailMessage
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a loopback port: records what it accepts, refuses on demand.
+
+    ``rcpt_reply`` and ``data_reply`` are SMTP replies given instead of taking the recipient or the
+    message ("550 5.1.1 No such user", "451 4.3.0 Try again later"). A login succeeds only with
+    ``credentials``. ``stop()`` and ``start()`` take the server down and bring it back on the same port.
+    """
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        with socket.socket() as probe:
+            probe.bind((self.host, 0))
+            self.port: int = probe.getsockname()[1]
+        self.received: list[ReceivedEmail] = []
+        self.logins: list[str] = []
+        self.credentials: tuple[str, str] | None = None
+        self.rcpt_reply: str | None = None
+        self.data_reply: str | None = None
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        # A stopped controller's event loop is closed, so each start needs a new one.
+        self._controller = Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_require_tls=False,
+        )
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    async def handle_RCPT(
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
+    ) -> str:
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        data = envelope.original_content
+        assert isinstance(data, bytes) and envelope.mail_from is not None
+        message = BytesParser(policy=policy.SMTP).parsebytes(data)
+        assert isinstance(message, EmailMessage)
+        self.received.append(ReceivedEmail(envelope.mail_from, tuple(envelope.rcpt_tos), data, message))
+        return "250 2.0.0 OK: queued"
+
+    def _authenticate(
+        self, _server: SMTP, _session: Session, _envelope: Envelope, _mechanism: str, auth: LoginPassword
+    ) -> AuthResult:
+        login = (auth.login.decode(), auth.password.decode())
+        if self.credentials is None or login != self.credentials:
+            return AuthResult(success=False, handled=False)
+        self.logins.append(login[0])
+        return AuthResult(success=True)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A recording SMTP server on loopback (plain SMTP, no TLS), stopped after the test."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -122,6 +122,18 @@ class OutboundRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
+class SeenTokenRow(SQLModel, table=True):
+    """A webhook token already accepted (Mailgun's replay protection): a second use is a replay."""
+
+    __tablename__ = "seen_webhook_tokens"
+    __table_args__ = (UniqueConstraint("provider", "token", name="uq_seen_token"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=32)
+    token: str = Field(max_length=200)
+    seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
 class TicketRow(SQLModel, table=True):
     """A request Lumen cannot fulfil itself, for the shop's team."""
 

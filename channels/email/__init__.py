@@ -1,0 +1,1 @@
+"""The email channel: inbound parsing, provider webhooks, and threaded replies over SMTP."""

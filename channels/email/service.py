@@ -1,0 +1,123 @@
+"""One inbound email through the core and, when there is something to say, one threaded reply by SMTP.
+
+Shared by every inbound route (raw, SendGrid, Mailgun, Postmark) and ``lumen email ingest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+from enum import StrEnum
+
+from channels.email.inbound import ParsedEmail
+from channels.email.outbound import compose_reply
+from lumen_bot.conversation import ConversationHandler
+from lumen_bot.messages import InboundMessage, Reply, clean_text
+from lumen_bot.outbox import Outbox
+from lumen_bot.settings import Settings
+from lumen_bot.understanding.rules import RuleUnderstander
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "email"
+VIA = "smtp"
+
+
+class Skipped(StrEnum):
+    """Why an inbound email got no reply."""
+
+    AUTOMATIC = "automatic"
+    """An auto-reply, bounce or list mail (RFC 3834): answering could start a loop."""
+    RATE_LIMITED = "rate_limited"
+    """This address already got its replies for the hour."""
+    REDELIVERY = "redelivery"
+    """The same message again: it was answered the first time."""
+    NOTHING_TO_SAY = "nothing_to_say"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    replies: list[Reply]
+    skipped: Skipped | None = None
+
+
+class EmailChannel:
+    def __init__(
+        self,
+        handler: ConversationHandler,
+        outbox: Outbox,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._handler = handler
+        self._outbox = outbox
+        self._settings = settings
+        self._clock = clock
+        # Only to find an order number in the subject or the quoted confirmation, as the shopper's own
+        # text is read by the core's understander.
+        self._order_numbers = RuleUnderstander(settings.order_number_pattern)
+
+    @property
+    def own_addresses(self) -> tuple[str, ...]:
+        return (self._settings.email_from,) if self._settings.email_from else ()
+
+    async def receive(self, email: ParsedEmail, *, provider_id: str | None, raw: bytes) -> Received:
+        if email.automatic:
+            log.info("automatic email not answered")
+            return Received([], Skipped.AUTOMATIC)
+        since = self._clock() - timedelta(hours=1)
+        if await self._outbox.sent_since(VIA, email.sender, since) >= self._settings.email_replies_per_hour:
+            log.warning("email replies to this address are over the hourly limit")
+            return Received([], Skipped.RATE_LIMITED)
+        text = clean_text(email.new_text)[: self._settings.max_text_length]
+        message = InboundMessage(
+            channel=CHANNEL,
+            conversation_key=email.sender.casefold(),
+            text=text,
+            received_at=self._clock(),
+            # Without a Message-ID the bytes themselves identify a redelivery.
+            provider_message_id=email.message_id or provider_id or hashlib.sha256(raw).hexdigest(),
+            raw={"subject": email.subject, "message_id": email.message_id, "in_reply_to": email.in_reply_to},
+            unreadable=not text,
+            authenticated_sender=email.sender if email.authenticated else None,
+            context_order_number=self._context_order_number(email),
+        )
+        replies = await self._handler.handle_new(message)
+        if replies is None:
+            return Received([], Skipped.REDELIVERY)
+        if not replies:
+            return Received([], Skipped.NOTHING_TO_SAY)
+        await self._send(email, replies)
+        return Received(replies)
+
+    def _context_order_number(self, email: ParsedEmail) -> str | None:
+        for place in (email.subject, email.quoted_text):
+            number = self._order_numbers.understand_text(place).order_number
+            if number:
+                return number
+        return None
+
+    async def _send(self, email: ParsedEmail, replies: list[Reply]) -> None:
+        from_address = self._settings.email_from
+        if not from_address:
+            log.warning("no reply sent: LUMEN_EMAIL_FROM is not set")
+            return
+        try:
+            reply = compose_reply(
+                replies,
+                to=email.sender,
+                subject=email.subject,
+                message_id=email.message_id,
+                references=email.references,
+                from_address=from_address,
+                shop_name=self._settings.shop_name,
+            )
+        except ValueError:
+            # An address SMTP cannot carry (LUMEN_EMAIL_FROM misconfigured, a non-ASCII local part).
+            log.warning("no reply sent: an address cannot be written into the email", exc_info=True)
+            return
+        await self._outbox.send(VIA, from_address, email.sender, [reply.as_string(policy=policy.SMTP)])

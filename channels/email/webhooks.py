@@ -1,0 +1,329 @@
+"""Inbound email routes: ``/webhooks/email/raw``, ``/sendgrid``, ``/mailgun``, ``/postmark``.
+
+Each route authenticates the request first (HTTP Basic, or Mailgun's signature), then turns the
+provider's payload into a :class:`ParsedEmail` and hands it to the :class:`EmailChannel`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_string, policy
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import FormData, UploadFile
+
+from channels.email.inbound import MalformedEmail, ParsedEmail, from_message, html_to_text, parse_email
+from channels.email.service import EmailChannel, Received
+from lumen_bot.store.database import run_query
+from lumen_bot.store.tables import SeenTokenRow
+
+log = logging.getLogger(__name__)
+
+BASIC_USER = "lumen"
+# Mailgun signs a timestamp; a request older than this is a replay, not a delivery.
+MAILGUN_MAX_AGE_SECONDS = 5 * 60
+_SEEN = SeenTokenRow.__table__  # type: ignore[attr-defined]
+
+
+def router(
+    channel: EmailChannel, engine: Engine, *, secret: str | None, mailgun_key: str | None
+) -> APIRouter:
+    api = APIRouter(prefix="/webhooks/email")
+    if secret is None and mailgun_key is None:
+        log.info(
+            "inbound email routes disabled: set LUMEN_INBOUND_EMAIL_SECRET and/or LUMEN_MAILGUN_SIGNING_KEY"
+        )
+    if secret is not None:
+        _basic_routes(api, channel, secret)
+    if mailgun_key is not None:
+        _mailgun_route(api, channel, engine, mailgun_key)
+    return api
+
+
+def _basic_routes(api: APIRouter, channel: EmailChannel, secret: str) -> None:
+    def authorized(request: Request) -> None:
+        if not _basic_auth_ok(request.headers.get("authorization"), secret):
+            log.warning("inbound email rejected: bad or missing credentials")
+            raise HTTPException(
+                401, "authentication required", headers={"WWW-Authenticate": 'Basic realm="lumen"'}
+            )
+
+    @api.post("/raw")
+    async def raw_email(request: Request) -> Response:
+        authorized(request)
+        raw = await request.body()
+        return await _received(channel, lambda: parse_email(raw, own_addresses=channel.own_addresses), raw)
+
+    @api.post("/sendgrid")
+    async def sendgrid(request: Request) -> Response:
+        authorized(request)
+        form = await _form(request)
+        raw = _field_bytes(form, "email")
+        if raw is not None:
+            parse = _sendgrid_raw(form, raw, channel.own_addresses)
+        else:
+            raw = _fingerprint(form)
+            parse = _sendgrid_fields(form, channel.own_addresses)
+        return await _received(channel, parse, raw)
+
+    @api.post("/postmark")
+    async def postmark(request: Request) -> Response:
+        authorized(request)
+        try:
+            payload = json.loads(await request.body())
+        except ValueError as error:
+            raise HTTPException(400, "the body is not valid JSON") from error
+        if not isinstance(payload, dict):
+            raise HTTPException(400, "the JSON body must be an object")
+        raw = json.dumps(payload, sort_keys=True).encode()
+        provider_id = str(payload.get("MessageID") or "") or None
+        return await _received(channel, _postmark(payload, channel.own_addresses), raw, provider_id)
+
+
+def _mailgun_route(api: APIRouter, channel: EmailChannel, engine: Engine, key: str) -> None:
+    @api.post("/mailgun")
+    async def mailgun(request: Request) -> Response:
+        form = await _form(request)
+        timestamp, token, signature = (_field(form, name) for name in ("timestamp", "token", "signature"))
+        if not _mailgun_signed(key, timestamp, token, signature):
+            log.warning("Mailgun webhook rejected: bad signature or stale timestamp")
+            # 406 tells Mailgun not to retry: a forged request will not become genuine.
+            return JSONResponse({"detail": "invalid Mailgun signature"}, status_code=406)
+        if not await run_query(engine, _first_use, engine, "mailgun", token):
+            log.warning("Mailgun webhook rejected: token reused")
+            return JSONResponse({"detail": "Mailgun token already used"}, status_code=406)
+        raw = _field_bytes(form, "body-mime")
+        parse = (
+            (lambda: parse_email(raw, own_addresses=channel.own_addresses))
+            if raw is not None
+            else _mailgun_fields(form, channel.own_addresses)
+        )
+        return await _received(channel, parse, raw or _fingerprint(form))
+
+
+async def _received(
+    channel: EmailChannel, parse: Callable[[], ParsedEmail], raw: bytes, provider_id: str | None = None
+) -> Response:
+    try:
+        parsed = parse()
+    except MalformedEmail as error:
+        raise HTTPException(400, f"malformed email: {error}") from error
+    outcome: Received = await channel.receive(parsed, provider_id=provider_id, raw=raw)
+    return JSONResponse(
+        {"status": "skipped" if outcome.skipped else "answered", "reason": outcome.skipped},
+        status_code=200,
+    )
+
+
+# Authentication
+
+
+def _basic_auth_ok(header: str | None, secret: str) -> bool:
+    if not header or not header.lower().startswith("basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    # Both compared, always, so the time taken says nothing about which one was wrong.
+    return secrets.compare_digest(user, BASIC_USER) & secrets.compare_digest(password, secret)
+
+
+def _mailgun_signed(key: str, timestamp: str, token: str, signature: str) -> bool:
+    if not (timestamp.isdigit() and token and signature):
+        return False
+    if abs(time.time() - int(timestamp)) > MAILGUN_MAX_AGE_SECONDS:
+        return False
+    expected = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def _first_use(engine: Engine, provider: str, token: str) -> bool:
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(_SEEN), {"provider": provider, "token": token[:200], "seen_at": datetime.now(UTC)}
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+# Provider payloads
+
+
+async def _form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=50, max_fields=1000)
+    except Exception as error:  # the multipart parser's errors have no common base class
+        raise HTTPException(400, f"the form could not be read: {type(error).__name__}") from error
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _field_bytes(form: FormData, name: str) -> bytes | None:
+    value = form.get(name)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape") if value else None
+    if isinstance(value, UploadFile):
+        return value.file.read() or None
+    return None
+
+
+def _fingerprint(form: FormData) -> bytes:
+    """Stable bytes for a parsed-fields delivery, so a redelivery without a Message-ID is recognised."""
+    fields = sorted((key, value) for key, value in form.multi_items() if isinstance(value, str))
+    return json.dumps(fields).encode()
+
+
+def _message(headers: Iterable[tuple[str, str]], text: str, html: str) -> EmailMessage:
+    """An email rebuilt from a provider's parsed fields, so one parser reads every route."""
+    message = EmailMessage(policy=policy.default)
+    try:
+        for name, value in headers:
+            if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
+                message[name] = value
+    except (ValueError, TypeError) as error:
+        raise MalformedEmail(f"unusable header: {error}") from error
+    message.set_content(text or html_to_text(html) or " ")
+    return message
+
+
+def _header_block(block: str) -> list[tuple[str, str]]:
+    """``Name: value`` lines (with folded continuations), as SendGrid's ``headers`` field carries them."""
+    try:
+        source = message_from_string(block + "\n\n", policy=policy.default)
+        return [(name, str(value)) for name, value in source.items()]
+    except Exception as error:  # the email parser is lenient; whatever it still raises means garbage
+        raise MalformedEmail("the headers could not be read") from error
+
+
+def _sendgrid_raw(form: FormData, raw: bytes, own: tuple[str, ...]) -> Callable[[], ParsedEmail]:
+    return lambda: _sendgrid_checks(form, parse_email(raw, own_addresses=own))
+
+
+def _sendgrid_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], ParsedEmail]:
+    def parse() -> ParsedEmail:
+        message = _message(_header_block(_field(form, "headers")), _field(form, "text"), _field(form, "html"))
+        return _sendgrid_checks(form, from_message(message, own_addresses=own))
+
+    return parse
+
+
+def _sendgrid_checks(form: FormData, parsed: ParsedEmail) -> ParsedEmail:
+    try:
+        envelope = json.loads(_field(form, "envelope") or "{}")
+    except ValueError:
+        envelope = {}
+    envelope_from = envelope.get("from") if isinstance(envelope, dict) else None
+    return _with_provider_checks(
+        parsed,
+        spf=_field(form, "SPF"),
+        envelope_from=envelope_from if isinstance(envelope_from, str) else "",
+        dkim=_sendgrid_dkim(_field(form, "dkim")),
+    )
+
+
+def _sendgrid_dkim(field: str) -> dict[str, str]:
+    """``{@example.com : pass, @mail.example.net : fail}`` → ``{"example.com": "pass", …}``."""
+    results = {}
+    for item in field.strip("{} ").split(","):
+        domain, _, result = item.partition(":")
+        if domain.strip():
+            results[domain.strip().lstrip("@").lower()] = result.strip().lower()
+    return results
+
+
+def _mailgun_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], ParsedEmail]:
+    def parse() -> ParsedEmail:
+        try:
+            headers = [(str(n), str(v)) for n, v in json.loads(_field(form, "message-headers") or "[]")]
+        except (ValueError, TypeError) as error:
+            raise MalformedEmail("message-headers is not a JSON list of pairs") from error
+        message = _message(headers, _field(form, "body-plain"), _field(form, "body-html"))
+        parsed = from_message(message, own_addresses=own)
+        values = {name.lower(): value for name, value in headers}
+        # Mailgun reports SPF for the envelope sender ("sender") and whether DKIM passed, without the
+        # signing domain; Authentication-Results, when Mailgun passes it on, was already read above.
+        parsed = _with_provider_checks(
+            parsed, spf=values.get("x-mailgun-spf", ""), envelope_from=_field(form, "sender"), dkim={}
+        )
+        stripped = _field(form, "stripped-text")
+        # Mailgun's own stripping of quotes and signature is used as it is when it has one.
+        return replace(parsed, new_text=stripped) if stripped.strip() else parsed
+
+    return parse
+
+
+def _postmark(payload: Mapping[str, Any], own: tuple[str, ...]) -> Callable[[], ParsedEmail]:
+    def parse() -> ParsedEmail:
+        headers = [
+            (str(h.get("Name", "")), str(h.get("Value", "")))
+            for h in payload.get("Headers") or []
+            if isinstance(h, dict) and h.get("Name")
+        ]
+        sender = (
+            payload.get("FromFull", {}).get("Email") if isinstance(payload.get("FromFull"), dict) else None
+        )
+        headers = [
+            ("From", str(payload.get("From") or sender or "")),
+            ("To", str(payload.get("To") or "")),
+            ("Subject", str(payload.get("Subject") or "")),
+            *[(n, v) for n, v in headers if n.lower() not in ("from", "to", "subject")],
+        ]
+        text, html = str(payload.get("TextBody") or ""), str(payload.get("HtmlBody") or "")
+        parsed = from_message(_message(headers, text, html), own_addresses=own)
+        spf = next((v for n, v in headers if n.lower() == "received-spf"), "")
+        envelope = re.search(r'envelope-from="?([^";\s]+)', spf)
+        parsed = _with_provider_checks(
+            parsed, spf=spf.split(" ")[0], envelope_from=envelope.group(1) if envelope else "", dkim={}
+        )
+        stripped = str(payload.get("StrippedTextReply") or "")
+        return replace(parsed, new_text=stripped) if stripped.strip() else parsed
+
+    return parse
+
+
+def _with_provider_checks(
+    parsed: ParsedEmail, *, spf: str, envelope_from: str, dkim: Mapping[str, str]
+) -> ParsedEmail:
+    """Authentication as the provider reports it, when the message itself carried no passing result.
+
+    As with DMARC, a pass counts only when aligned with the From domain: SPF vouches for the envelope
+    sender, DKIM for the signing domain, and either may belong to anyone.
+    """
+    if parsed.authenticated:
+        return parsed
+    domain = _domain(parsed.sender)
+    dkim_pass = any(result == "pass" and _aligned(domain, signer) for signer, result in dkim.items())
+    spf_pass = (
+        spf.strip().lower() == "pass" and bool(envelope_from) and _aligned(domain, _domain(envelope_from))
+    )
+    return replace(parsed, authenticated=True) if dkim_pass or spf_pass else parsed
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2].lower().rstrip(".")
+
+
+def _aligned(from_domain: str, other: str) -> bool:
+    return bool(other) and (from_domain == other or from_domain.endswith("." + other))
