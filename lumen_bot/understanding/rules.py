@@ -13,13 +13,14 @@ A message is read in three passes over normalized copies of the text:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from lumen_bot.identifiers import normalize_email, normalize_order_number
+from lumen_bot.identifiers import normalize_order_number
 from lumen_bot.messages import ReplyKind
 from lumen_bot.settings import Settings
 from lumen_bot.understanding.model import Intent, Topic, Understanding
+from lumen_bot.understanding.text import EMAIL_LIKE, SPACES, emails_in, normalize_text
 
 DEFAULT_ORDER_NUMBER_PATTERN: str = Settings.model_fields["order_number_pattern"].default
 _MAX_ORDER_NUMBER_LENGTH = 40  # Understanding.order_number's max_length
@@ -31,32 +32,8 @@ def _any(*patterns: str) -> re.Pattern[str]:
 
 # --- Normalization ------------------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-# Zero-width and bidi-control characters can sit inside a word ("or\u200bder"): removed, not spaced.
-_INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
-_SPACES = re.compile(r"\s+")
-# Both start only where a token starts: trying every position of a long token would take quadratic time.
-_EMAIL_LIKE = re.compile(r"(?<![^\s<>()\[\]{},;:\"])[^\s<>()\[\]{},;:\"@]+@[^\s<>()\[\]{},;:\"@]+")
 _URL = re.compile(r"(?:https?://|www\.)\S+|(?<![\w.-])[\w-]+(?:\.[\w-]+)+/\S*", re.IGNORECASE)
-
-
-def _normalize(text: str) -> str:
-    """NFKC, ASCII digits, no control or invisible characters, single spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    if not text.isascii():
-        # Shoppers writing Arabic, Persian or Hindi may type their order number in those digits.
-        text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
-    text = _INVISIBLE.sub("", _CONTROL.sub(" ", text))
-    return _SPACES.sub(" ", text).strip()
-
-
-def _find_email(text: str) -> str | None:
-    for match in _EMAIL_LIKE.finditer(text):
-        normalized = normalize_email(match.group().strip(".!?'"))
-        if normalized is not None:
-            return normalized
-    return None
 
 
 # --- Typos --------------------------------------------------------------------------------------------
@@ -441,6 +418,34 @@ _FILLER = frozenset({
 _UPPER_WORD = re.compile(r"[A-Z]+")
 _STARTS_WITH_LETTER = re.compile(r"[A-Z]")
 
+# --- How sure the rules are -----------------------------------------------------------------------------
+
+_SHORT_MESSAGE_WORDS = 8  # "hi", "thanks a lot!": longer ones say more than politeness
+_LONG_MESSAGE_WORDS = 40  # beyond this a message says several things, and the first pattern may not win
+# Common words of Spanish, German, French and Portuguese that English does not use.
+# fmt: off
+_FOREIGN_WORDS = re.compile(r"\b(?:" + "|".join((
+    "mi", "mis", "pedido", "pedidos", "donde", "esta", "cuando", "llegado", "llega", "envio", "por favor",
+    "quiero", "necesito", "gracias", "hola", "compra", "paquete", "todavia", "aun", "ich", "meine", "mein",
+    "bestellung", "wo", "ist", "nicht", "wann", "noch", "sendung", "paket", "bitte", "habe", "danke",
+    "lieferung", "je", "mes", "commande", "colis", "ou est", "quand", "pas", "recu", "livraison",
+    "merci", "bonjour", "est-ce", "suivi", "meu", "minha", "encomenda", "onde", "nao", "ainda", "chegou",
+    "entrega", "obrigado", "obrigada", "rastreio", "quero", "preciso", "ola",
+)) + r")\b")
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The rules' understanding of a message, and whether they are sure of it.
+
+    Unsure: nothing but weak signals matched (a subject named in passing, strong feelings, an address
+    alone amid other words), or the message is long or not in English, where patterns miss the point.
+    A hybrid understander asks the LLM about exactly these."""
+
+    understanding: Understanding
+    sure: bool
+
 
 class RuleUnderstander:
     """Understands shopper messages with patterns: no network, no model, no I/O."""
@@ -455,23 +460,28 @@ class RuleUnderstander:
         )
 
     async def understand(self, text: str, *, last_question: str | None = None) -> Understanding:
-        return self.understand_text(text, last_question=last_question)
+        return self.read(text, last_question=last_question).understanding
 
     def understand_text(self, text: str, *, last_question: str | None = None) -> Understanding:
         """What ``text`` asks for. ``last_question`` is the kind of the bot's previous question, if any."""
-        text = _normalize(text)
-        email = _find_email(text)
+        return self.read(text, last_question=last_question).understanding
+
+    def read(self, text: str, *, last_question: str | None = None) -> Reading:
+        """What ``text`` asks for, and whether the rules are sure of it."""
+        text = normalize_text(text)
+        email = next(emails_in(text), None)
         # Digits in addresses and links are not order numbers, and "track" in a URL is not a request.
-        plain = _SPACES.sub(" ", _APOSTROPHES.sub("", _URL.sub(" ", _EMAIL_LIKE.sub(" ", text))))
+        plain = SPACES.sub(" ", _APOSTROPHES.sub("", _URL.sub(" ", EMAIL_LIKE.sub(" ", text))))
         # Typos are corrected first, so that "purhcase 1042" is a marked number too.
         words = _correct_typos(plain.lower())
         order_number = self._find_order_number(
             words.upper(), expecting_one=last_question == ReplyKind.ASK_ORDER_NUMBER
         )
-        intent, topic, not_arrived = self._intent(words, order_number=order_number, email=email)
-        return Understanding(
+        intent, topic, not_arrived, strong = self._intent(words, order_number=order_number, email=email)
+        understanding = Understanding(
             intent=intent, topic=topic, order_number=order_number, email=email, not_arrived=not_arrived
         )
+        return Reading(understanding, sure=strong and _plain_english(text, words))
 
     def _find_order_number(self, text: str, *, expecting_one: bool) -> str | None:
         """The first order number that is marked as one; else a bare number that can only be one."""
@@ -521,44 +531,58 @@ class RuleUnderstander:
     @staticmethod
     def _intent(
         words: str, *, order_number: str | None, email: str | None
-    ) -> tuple[Intent, Topic | None, bool]:
-        """The intent, its topic and whether the shopper says the order has not arrived.
+    ) -> tuple[Intent, Topic | None, bool, bool]:
+        """The intent, its topic, whether the shopper says the order has not arrived, and whether a
+        strong signal decided it.
 
         By precedence: a request for a person; out-of-scope requests; order questions; a mention of a
         person; the details alone; weaker signals (discontent, other subjects, politeness)."""
         not_arrived = bool(_NOT_ARRIVED.search(words))
         if _HUMAN_REQUEST.search(words):
-            return Intent.HUMAN, None, not_arrived
+            return Intent.HUMAN, None, not_arrived, True
         for topic, pattern in _TOPICS:
             if pattern.search(words):
-                return Intent.OUT_OF_SCOPE, topic, not_arrived
+                return Intent.OUT_OF_SCOPE, topic, not_arrived, True
         # An account, an invoice, a newsletter … and no order in sight: "where is it?" is about that.
         if not order_number and not _PARCEL_WORD.search(words) and _ACCOUNT_SUBJECTS.search(words):
-            return Intent.OUT_OF_SCOPE, Topic.OTHER, False
+            return Intent.OUT_OF_SCOPE, Topic.OTHER, False, False
         if _TRACKING_EXPLICIT.search(words):
-            return Intent.TRACKING, None, not_arrived
+            return Intent.TRACKING, None, not_arrived, True
         if not_arrived:
-            return Intent.ORDER_STATUS, None, True
+            return Intent.ORDER_STATUS, None, True, True
         if _TRACKING_BARE.search(words):
-            return Intent.TRACKING, None, False
+            return Intent.TRACKING, None, False, True
         if _DELIVERY_ESTIMATE.search(words):
-            return Intent.DELIVERY_ESTIMATE, None, False
+            return Intent.DELIVERY_ESTIMATE, None, False, True
         if _ORDER_STATUS.search(words):
-            return Intent.ORDER_STATUS, None, False
+            return Intent.ORDER_STATUS, None, False, True
+        short = len(words.split()) <= _SHORT_MESSAGE_WORDS
         if _ARE_YOU_A_BOT.search(words):
-            return Intent.HELP, None, False
+            return Intent.HELP, None, False, short
         if _HUMAN_MENTION.search(words):
-            return Intent.HUMAN, None, False
+            return Intent.HUMAN, None, False, False
         if order_number or email:
-            return Intent.PROVIDE_DETAILS, None, False
+            # "Order 1042 came without the charger" gives a number but asks something the rules missed.
+            rest = words.upper().replace(order_number or "", " ", 1)
+            return Intent.PROVIDE_DETAILS, None, False, all(w in _FILLER for w in _UPPER_WORD.findall(rest))
         if _DISCONTENT.search(words):
-            return Intent.OUT_OF_SCOPE, Topic.COMPLAINT, False
+            return Intent.OUT_OF_SCOPE, Topic.COMPLAINT, False, False
         if _OTHER_SUBJECTS.search(words):
-            return Intent.OUT_OF_SCOPE, Topic.OTHER, False
+            return Intent.OUT_OF_SCOPE, Topic.OTHER, False, False
         if _THANKS.search(words):
-            return Intent.THANKS, None, False
+            return Intent.THANKS, None, False, short
         if _HELP.search(words):
-            return Intent.HELP, None, False
+            return Intent.HELP, None, False, short
         if _GREETING.search(words):
-            return Intent.GREETING, None, False
-        return Intent.UNKNOWN, None, False
+            return Intent.GREETING, None, False, short
+        return Intent.UNKNOWN, None, False, False
+
+
+def _plain_english(text: str, words: str) -> bool:
+    """Short enough for patterns, and English: no other script, few accents, no foreign function words."""
+    if len(words.split()) > _LONG_MESSAGE_WORDS:
+        return False
+    letters = [ch for ch in text if ch.isalpha()]
+    if sum(1 for ch in letters if not ch.isascii()) > max(1, len(letters) // 50):
+        return False
+    return not _FOREIGN_WORDS.search(words)
