@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
@@ -68,6 +69,11 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        # Counts only — understandings by understander, LLM tokens and latency — no personal data.
+        return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(web.router(runtime.handler, settings.max_text_length))
     app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))

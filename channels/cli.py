@@ -22,6 +22,8 @@ from lumen_bot.runtime import build_runtime, build_understander
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.database import make_engine
 from lumen_bot.tickets import list_tickets
+from lumen_bot.understanding.hybrid import explain
+from lumen_bot.understanding.prompts import PromptError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,14 +35,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
     except ValidationError as error:
         for problem in error.errors():
-            name = "LUMEN_" + "_".join(str(part) for part in problem["loc"]).upper()
-            print(f"lumen: invalid setting {name}: {problem['msg']}", file=sys.stderr)
+            if problem["loc"]:
+                name = "LUMEN_" + "_".join(str(part) for part in problem["loc"]).upper()
+                print(f"lumen: invalid setting {name}: {problem['msg']}", file=sys.stderr)
+            else:
+                print(
+                    f"lumen: invalid settings: {problem['msg'].removeprefix('Value error, ')}",
+                    file=sys.stderr,
+                )
         return 2
     # Logs go to stderr and stay quiet by default, so stdout carries only what was asked for.
     configure_logging(
         "WARNING" if args.command != "serve" else settings.log_level, json_lines=settings.log_json
     )
-    return int(args.run(args, settings) or 0)
+    try:
+        return int(args.run(args, settings) or 0)
+    except PromptError as error:
+        print(f"lumen: invalid prompt files: {error}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
 
     understand = commands.add_parser("understand", help="print the Understanding of a message as JSON")
     understand.add_argument("text", nargs="?", help="the message; without it, one message per stdin line")
+    understand.add_argument(
+        "--explain",
+        action="store_true",
+        help='add "explain": which understander answered and why, its latency and LLM tokens',
+    )
     understand.set_defaults(run=_understand)
 
     orders = commands.add_parser("orders", help="manage the embedded orders")
@@ -126,8 +143,17 @@ def _understand(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> None:
         for text in texts:
-            understanding = await understander.understand(text[: settings.max_text_length])
-            print(json.dumps(understanding.model_dump(mode="json"), ensure_ascii=False), flush=True)
+            explanation = await explain(understander, text[: settings.max_text_length])
+            line: dict[str, object] = explanation.understanding.model_dump(mode="json")
+            if args.explain:
+                line["explain"] = {
+                    "understander": explanation.understander,
+                    "reason": explanation.reason,
+                    "latency_ms": round(1000 * explanation.seconds, 1),
+                    "tokens_in": explanation.tokens_in,
+                    "tokens_out": explanation.tokens_out,
+                }
+            print(json.dumps(line, ensure_ascii=False), flush=True)
 
     asyncio.run(run())
     return 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from lumen_bot.conversation import ConversationHandler, Limits
@@ -16,9 +16,10 @@ from lumen_bot.ports import OrderSource, Understander
 from lumen_bot.settings import Settings
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import make_engine
+from lumen_bot.understanding.hybrid import HybridUnderstander, UnderstandingMetrics
+from lumen_bot.understanding.llm import build_llm_understander
+from lumen_bot.understanding.prompts import load_prompts
 from lumen_bot.understanding.rules import RuleUnderstander
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +27,23 @@ class Runtime:
     settings: Settings
     engine: Engine
     handler: ConversationHandler
+    metrics: CollectorRegistry
 
 
-def build_understander(settings: Settings) -> Understander:
-    if settings.understanding_mode != "rules":
-        log.warning(
-            "LLM understanding is not available in this release; using the rule-based understander",
-            extra={"requested": settings.understanding_mode},
-        )
-    return RuleUnderstander(settings.order_number_pattern)
+def build_understander(settings: Settings, metrics: CollectorRegistry | None = None) -> Understander:
+    """The rules alone, or with an LLM for what they are unsure of (hybrid) or for everything (llm).
+
+    Raises :class:`PromptError` when the prompt files are missing or invalid: better at start-up than
+    on a shopper's message."""
+    rules = RuleUnderstander(settings.order_number_pattern)
+    if settings.understanding_mode == "rules":
+        return rules
+    return HybridUnderstander(
+        rules,
+        build_llm_understander(settings, load_prompts(settings.prompts_dir)),
+        always_llm=settings.understanding_mode == "llm",
+        metrics=UnderstandingMetrics(metrics or CollectorRegistry()),
+    )
 
 
 def build_runtime(
@@ -47,8 +56,9 @@ def build_runtime(
     """The core for ``settings``; ``engine`` and ``orders`` replace the configured database and source."""
     engine = engine or make_engine(settings.database_url)
     store = SqlConversationStore(engine)
+    metrics = CollectorRegistry()
     handler = ConversationHandler(
-        understander=build_understander(settings),
+        understander=build_understander(settings, metrics),
         orders=orders or SqlOrderSource(engine),
         store=store,
         messages=store,
@@ -67,4 +77,4 @@ def build_runtime(
         max_text_length=settings.max_text_length,
         **({"clock": clock} if clock else {}),
     )
-    return Runtime(settings=settings, engine=engine, handler=handler)
+    return Runtime(settings=settings, engine=engine, handler=handler, metrics=metrics)

@@ -6,9 +6,10 @@ Built by :func:`load_settings`, never at import time, so tests and the CLI can e
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,8 +77,21 @@ class Settings(BaseSettings):
     # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
     outbox_max_attempts: int = Field(default=8, ge=1)
 
+    # Any OpenAI-compatible server: OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp (LUMEN_LLM_BASE_URL).
     llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    # How the model returns the extraction: tool calls, or JSON for servers without tool calling.
+    llm_mode: Literal["tools", "json", "json_schema", "md_json"] = "tools"
+    # The whole understanding step, re-asks included, ends within this; then the rules answer.
+    llm_timeout_seconds: float = Field(default=4.0, gt=0, le=60)
+    # Times the model is asked again after an answer that is not a valid Understanding.
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+    # 0 reads the same message the same way every time; models that only take their default need 1.
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
     understanding: Literal["rules", "llm", "hybrid"] | None = None
+    # A folder with the shop's own copies of the prompt files (see prompts/README.md).
+    prompts_dir: Path | None = None
 
     @field_validator("order_number_pattern")
     @classmethod
@@ -87,6 +101,12 @@ class Settings(BaseSettings):
         except re.error as error:
             raise ValueError(f"not a valid regular expression: {error}") from error
         return pattern
+
+    @model_validator(mode="after")
+    def _model_for_llm_modes(self) -> Settings:
+        if self.understanding in ("llm", "hybrid") and not self.llm_model:
+            raise ValueError(f"LUMEN_UNDERSTANDING={self.understanding} needs LUMEN_LLM_MODEL")
+        return self
 
     @property
     def understanding_mode(self) -> Literal["rules", "llm", "hybrid"]:

@@ -9,7 +9,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -25,11 +26,12 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from channels.app import create_app
@@ -357,3 +359,108 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+# --- An OpenAI-compatible model server --------------------------------------------------------------
+
+Answer = Callable[[dict[str, Any]], Awaitable[Response]]
+
+
+def _completion(request: dict[str, Any], message: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": request.get("model", ""),
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 120, "completion_tokens": 18, "total_tokens": 138},
+        }
+    )
+
+
+def extraction(**fields: Any) -> Answer:
+    """A valid answer carrying ``fields`` the way the request asked for it: a tool call, JSON, or a
+    Markdown JSON block."""
+
+    async def answer(request: dict[str, Any]) -> Response:
+        arguments = json.dumps(fields)
+        if request.get("tools"):
+            name = request["tools"][0]["function"]["name"]
+            call = {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+            return _completion(request, {"role": "assistant", "content": None, "tool_calls": [call]})
+        content = arguments if request.get("response_format") else f"```json\n{arguments}\n```"
+        return _completion(request, {"role": "assistant", "content": content})
+
+    return answer
+
+
+def prose(text: str) -> Answer:
+    """An answer that is not an extraction at all: the model just talks."""
+
+    async def answer(request: dict[str, Any]) -> Response:
+        return _completion(request, {"role": "assistant", "content": text})
+
+    return answer
+
+
+def http_error(status: int) -> Answer:
+    async def answer(_request: dict[str, Any]) -> Response:
+        return JSONResponse({"error": {"message": "stand-in failure", "type": "server_error"}}, status)
+
+    return answer
+
+
+def slow(seconds: float, then: Answer) -> Answer:
+    async def answer(request: dict[str, Any]) -> Response:
+        await asyncio.sleep(seconds)
+        return await then(request)
+
+    return answer
+
+
+class ModelServer:
+    """An OpenAI-compatible chat-completions server on loopback: records each request's JSON and
+    gives the scripted answers in turn, then ``default``."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[Answer] = []
+        self.default: Answer = extraction(intent="unknown")
+        self.base_url = ""
+
+    def answer(self, *answers: Answer) -> None:
+        self.script.extend(answers)
+
+    def asgi(self) -> Starlette:
+        async def completions(request: Request) -> Response:
+            body = await request.json()
+            self.requests.append({**body, "headers": dict(request.headers)})
+            answer = self.script.pop(0) if self.script else self.default
+            return await answer(body)
+
+        return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+    def user_messages(self, request: int = -1) -> list[str]:
+        return [m["content"] for m in self.requests[request]["messages"] if m["role"] == "user"]
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    server = ModelServer()
+    with LiveServer(server.asgi()) as client:
+        server.base_url = str(client.base_url).rstrip("/") + "/v1"
+        yield server
+
+
+@pytest.fixture
+def llm_settings(settings: Settings, model_server: ModelServer) -> Settings:
+    """``settings`` with the model server as the LLM, in hybrid mode."""
+    return settings.model_copy(
+        update={
+            "llm_model": "stand-in-model",
+            "llm_base_url": model_server.base_url,
+            "llm_api_key": SecretStr("sk-test"),
+            "llm_timeout_seconds": 2.0,
+        }
+    )

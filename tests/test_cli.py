@@ -10,15 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, extraction
 
 LUMEN = str(Path(sys.executable).parent / "lumen")
 
 
 @pytest.fixture
 def run(database_url):
-    def run(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "LUMEN_DATABASE_URL": database_url, "LUMEN_SHOP_NAME": "Acme Outfitters"}
+    def run(
+        *args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "LUMEN_DATABASE_URL": database_url,
+            "LUMEN_SHOP_NAME": "Acme Outfitters",
+            **(env or {}),
+        }
         if isinstance(stdin, str):
             stdin = stdin.encode()
         result = subprocess.run([LUMEN, *args], input=stdin, capture_output=True, env=env, timeout=60)
@@ -38,7 +45,67 @@ def test_understand_prints_one_json_object(run):
         "order_number": "1042",
         "email": None,
         "not_arrived": False,
+        "language": None,
     }
+
+
+def test_understand_explain_says_whether_the_rules_are_sure_without_a_model(run):
+    result = run("understand", "--explain", stdin="Order 1042 status\nWo ist meine Bestellung?\n")
+
+    sure, unsure = (json.loads(line)["explain"] for line in result.stdout.splitlines())
+    assert sure["understander"] == "rules" and sure["reason"] == "rules sure"
+    assert unsure["reason"] == "rules unsure (no LLM configured)"
+    assert sure["tokens_in"] == unsure["tokens_in"] == 0
+
+
+def test_understand_explain_shows_the_llm_answer_and_its_cost(run, model_server):
+    model_server.answer(extraction(intent="order_status", order_number="58213", language="pt"))
+
+    result = run(
+        "understand",
+        "--explain",
+        "Olá, cadê minha encomenda 58213?",
+        env={"LUMEN_LLM_MODEL": "stand-in-model", "LUMEN_LLM_BASE_URL": model_server.base_url},
+    )
+
+    line = json.loads(result.stdout)
+    assert (line["intent"], line["order_number"], line["language"]) == ("order_status", "58213", "pt")
+    assert line["explain"]["understander"] == "llm" and line["explain"]["reason"] == "rules unsure"
+    assert (line["explain"]["tokens_in"], line["explain"]["tokens_out"]) == (120, 18)
+
+
+def test_understand_explain_shows_the_fallback_when_the_model_is_down(run):
+    result = run(
+        "understand",
+        "--explain",
+        "Olá, cadê minha encomenda?",
+        env={"LUMEN_LLM_MODEL": "stand-in-model", "LUMEN_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
+    )
+
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["explain"]["reason"] == "llm failed: connection"
+
+
+def test_llm_understanding_without_a_model_is_refused(run):
+    result = run("understand", "hi", env={"LUMEN_UNDERSTANDING": "llm"})
+
+    assert result.returncode == 2
+    assert "LUMEN_UNDERSTANDING=llm needs LUMEN_LLM_MODEL" in result.stderr
+
+
+def test_invalid_prompt_files_stop_the_command_and_name_the_file(run, tmp_path):
+    (tmp_path / "understanding_system.md").write_text("Extract things for {shop_name}.")
+    (tmp_path / "understanding_user.md").write_text("{last_question}\n{message}")
+    (tmp_path / "understanding_examples.jsonl").write_text("")
+
+    result = run(
+        "understand",
+        "hi",
+        env={"LUMEN_LLM_MODEL": "m", "LUMEN_PROMPTS_DIR": str(tmp_path)},
+    )
+
+    assert result.returncode == 2
+    assert "understanding_system.md: missing placeholder {examples}" in result.stderr
 
 
 def test_understand_reads_one_message_per_stdin_line(run):

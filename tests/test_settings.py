@@ -45,3 +45,36 @@ def test_invalid_values_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         load_settings()
+
+
+def test_an_openai_compatible_server_is_configured_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LUMEN_LLM_MODEL", "llama3.1:8b")
+    monkeypatch.setenv("LUMEN_LLM_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("LUMEN_LLM_API_KEY", "ollama")
+    monkeypatch.setenv("LUMEN_LLM_MODE", "json")
+    monkeypatch.setenv("LUMEN_LLM_TIMEOUT_SECONDS", "2.5")
+
+    settings = load_settings()
+
+    assert (settings.llm_model, settings.llm_base_url) == ("llama3.1:8b", "http://127.0.0.1:11434/v1")
+    assert settings.llm_api_key is not None and settings.llm_api_key.get_secret_value() == "ollama"
+    assert "ollama" not in repr(settings)
+    assert (settings.llm_mode, settings.llm_timeout_seconds) == ("json", 2.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LUMEN_LLM_MODE", "telepathy"), ("LUMEN_LLM_TIMEOUT_SECONDS", "0"), ("LUMEN_LLM_MAX_RETRIES", "9")],
+)
+def test_invalid_llm_settings_are_refused(monkeypatch, name, value):
+    monkeypatch.setenv("LUMEN_LLM_MODEL", "gpt-4o-mini")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+@pytest.mark.parametrize("mode", ["llm", "hybrid"])
+def test_llm_understanding_without_a_model_is_refused(monkeypatch, mode):
+    monkeypatch.setenv("LUMEN_UNDERSTANDING", mode)
+    with pytest.raises(ValidationError, match="needs LUMEN_LLM_MODEL"):
+        load_settings()
