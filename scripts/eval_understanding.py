@@ -1,10 +1,24 @@
 #!/usr/bin/env python3
-"""Evaluate an understander on the Bitext customer-support utterances; print a Markdown report.
+"""Evaluate an understander on labelled shopper messages and Bitext utterances; print a Markdown report.
 
-    .venv/bin/python scripts/eval_understanding.py [--data PATH] [--understander rules] [--show-errors N]
+    .venv/bin/python scripts/eval_understanding.py [--data PATH ...] [--understander rules|llm|hybrid]
+        [--concurrency N] [--show-errors N]
 
-The dataset is not in the repository (see ../shared/datasets/bitext/README.md). Its labels map to Lumen's
-understanding as that README suggests:
+Each ``--data PATH`` (repeatable) gets its own report: a folder (all its *.jsonl files together), a .jsonl
+file, or the Bitext .csv file. The default is the labelled set in tests/data/understanding.
+
+``rules`` runs the rules alone; ``llm`` (the LLM for every message) and ``hybrid`` (the LLM for what the
+rules are unsure of) are configured by the LUMEN_LLM_* environment, LUMEN_LLM_MODEL at least. A failed LLM
+call falls back to the rules' answer and is counted as a failure; ``--concurrency`` messages are in flight
+at once.
+
+Labelled sets hold one JSON object per line: {"category", "text", "last_question", "intent", "topic",
+"order_number", "email"}. A row is right when the intent is, and for out_of_scope the topic too. Order
+numbers are compared normalized (no '#', no spaces, upper case), email addresses trimmed and ignoring case;
+``last_question`` is passed to the understander.
+
+The Bitext dataset is not in the repository (see ../shared/datasets/bitext/README.md). Its labels map to
+Lumen's understanding as that README suggests:
 
 - track_order → order_status; delivery_period → delivery_estimate or order_status;
 - contact_human_agent, contact_customer_service → human;
@@ -16,8 +30,9 @@ understanding as that README suggests:
   order question (order_status, tracking, delivery_estimate) nor human. out_of_scope with any topic,
   unknown, help, greeting … are all fine there.
 
-Order numbers are scored on the rows that contain one of the dataset's five order numbers, comparing
-digits and ignoring leading zeros.
+Bitext order numbers are scored on the rows that contain one of the dataset's five order numbers, comparing
+digits and ignoring leading zeros; Bitext labels no email address. Precision and recall per intent count
+only the rows that expect a single intent (not delivery_period, not the unmapped labels).
 """
 
 from __future__ import annotations
@@ -25,36 +40,72 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import json
+import logging
+import math
 import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
+from typing import Literal
 
 try:
+    from pydantic import ValidationError
+
+    from lumen_bot.identifiers import email_key, normalize_order_number
+    from lumen_bot.messages import ReplyKind
     from lumen_bot.ports import Understander
+    from lumen_bot.runtime import build_understander
+    from lumen_bot.settings import load_settings
+    from lumen_bot.understanding.hybrid import Explanation, explain
     from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Topic, Understanding
+    from lumen_bot.understanding.prompts import PromptError
     from lumen_bot.understanding.rules import RuleUnderstander
 except ModuleNotFoundError as error:
     sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO_ROOT / "../shared/datasets/bitext/bitext_customer_support_training_4514.csv"
+DEFAULT_DATA = REPO_ROOT / "tests/data/understanding"
+UNDERSTANDERS = ("rules", "llm", "hybrid")
 KNOWN_ORDER_NUMBERS = frozenset({"3707955617", "123842", "732201349959", "4587345", "113542617735902"})
-UNDERSTANDERS: dict[str, Callable[[], Understander]] = {"rules": RuleUnderstander}
+TEXT_WIDTH = 160
 _DIGIT_RUN = re.compile(r"\d+")
+_NON_DIGITS = re.compile(r"\D")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+class DataError(Exception):
+    """A data path that is missing, of an unknown kind, or holds an invalid row."""
 
 
 @dataclass(frozen=True)
 class Expected:
-    intents: frozenset[Intent]
+    """What a row accepts: one of ``intents`` with ``topic``.
+
+    Without intents (the Bitext labels Lumen has no intent for), anything that is neither an order
+    question nor human."""
+
+    intents: frozenset[Intent] = frozenset()
     topic: Topic | None = None
 
     def accepts(self, understanding: Understanding) -> bool:
+        if not self.intents:
+            return understanding.intent not in ORDER_QUESTIONS | {Intent.HUMAN}
         return understanding.intent in self.intents and understanding.topic == self.topic
+
+    @property
+    def intent(self) -> Intent | None:
+        """The one intent expected, for precision and recall; ``None`` when several or none are."""
+        return next(iter(self.intents)) if len(self.intents) == 1 else None
+
+    def describe(self) -> str:
+        if not self.intents:
+            return "not an order question, not human"
+        return " or ".join(sorted(self.intents)) + (f"/{self.topic}" if self.topic else "")
 
 
 def _out_of_scope(topic: Topic) -> Expected:
@@ -77,158 +128,487 @@ MAPPING: dict[str, Expected] = {
     "complaint": _out_of_scope(Topic.COMPLAINT),
     "payment_issue": _out_of_scope(Topic.PAYMENT),
 }
-TRACKING_LABELS = frozenset({"track_order", "delivery_period"})
-HUMAN_LABELS = frozenset({"contact_human_agent", "contact_customer_service"})
+NOT_AN_ORDER_QUESTION = Expected()
 
 
 @dataclass(frozen=True)
-class Row:
+class Sample:
+    """One message to understand and what is expected of it.
+
+    ``order_number`` is in the form its source's ``number_key`` gives, ``email`` in the form of
+    :func:`email_key`; ``None`` when the message has none."""
+
+    category: str
     text: str
-    label: str
-    prediction: Understanding
+    expected: Expected
+    last_question: str | None = None
+    order_number: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """The samples of one ``--data`` path, and how its order numbers are compared."""
+
+    name: str
+    kind: Literal["labelled", "bitext"]
+    samples: tuple[Sample, ...]
+    number_key: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A sample, its explained understanding, and the order number and email found, in comparable form."""
+
+    sample: Sample
+    explanation: Explanation
+    order_number: str | None
+    email: str | None
+
+    @property
+    def prediction(self) -> Understanding:
+        return self.explanation.understanding
 
     @property
     def correct(self) -> bool:
-        expected = MAPPING.get(self.label)
-        if expected is not None:
-            return expected.accepts(self.prediction)
-        return self.prediction.intent not in ORDER_QUESTIONS | {Intent.HUMAN}
+        return self.sample.expected.accepts(self.prediction)
 
     @property
-    def known_order_number(self) -> str | None:
-        """The dataset order number in the text, without leading zeros."""
-        for run in _DIGIT_RUN.findall(self.text):
-            if run.lstrip("0") in KNOWN_ORDER_NUMBERS:
-                return run.lstrip("0")
-        return None
+    def failed(self) -> bool:
+        return self.explanation.reason.startswith("llm failed")
+
+    @property
+    def called_llm(self) -> bool:
+        """Whether an LLM was (or, with the rules alone, would have been) asked."""
+        return self.explanation.reason != "rules sure"
 
 
-def load(path: Path) -> list[tuple[str, str]]:
+# Loading ------------------------------------------------------------------------------------------------
+
+
+def display_name(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
+def load_source(path: Path) -> Source:
+    if not path.exists():
+        raise DataError(f"data not found: {path}")
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise DataError(f"no *.jsonl file in {path}")
+        return labelled_source(display_name(path), files)
+    if path.suffix == ".jsonl":
+        return labelled_source(display_name(path), [path])
+    if path.suffix == ".csv":
+        return bitext_source(path)
+    raise DataError(f"not a folder, .jsonl or .csv file: {path}")
+
+
+def labelled_source(name: str, files: Iterable[Path]) -> Source:
+    samples = tuple(sample for file in files for sample in load_labelled(file))
+    return Source(name, "labelled", samples, normalize_order_number)
+
+
+def load_labelled(path: Path) -> list[Sample]:
+    samples: list[Sample] = []
+    with path.open(encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                samples.append(labelled_sample(json.loads(line)))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise DataError(f"{path}:{number}: invalid row: {error!r}") from error
+    return samples
+
+
+def labelled_sample(record: dict[str, str | None]) -> Sample:
+    intent = Intent(record["intent"])
+    topic = Topic(record["topic"]) if record["topic"] is not None else None
+    if (intent == Intent.OUT_OF_SCOPE) != (topic is not None):
+        raise ValueError("a topic goes with out_of_scope, and only with it")
+    last_question = record["last_question"]
+    number = record["order_number"]
+    email = record["email"]
+    return Sample(
+        category=str(record["category"]),
+        text=str(record["text"]),
+        expected=Expected(frozenset({intent}), topic),
+        last_question=ReplyKind(last_question) if last_question is not None else None,
+        order_number=normalize_order_number(number) if number is not None else None,
+        email=email_key(email) if email is not None else None,
+    )
+
+
+def bitext_source(path: Path) -> Source:
     with path.open(newline="", encoding="utf-8") as file:
-        return [(record["instruction"], record["intent"]) for record in csv.DictReader(file)]
+        try:
+            samples = tuple(
+                bitext_sample(record["instruction"], record["intent"]) for record in csv.DictReader(file)
+            )
+        except KeyError as error:
+            raise DataError(f"{path}: not the Bitext CSV (no {error} column)") from error
+    return Source(display_name(path), "bitext", samples, digits_key)
 
 
-async def predict(understander: Understander, examples: Sequence[tuple[str, str]]) -> tuple[list[Row], float]:
+def bitext_sample(text: str, label: str) -> Sample:
+    return Sample(
+        category=label,
+        text=text,
+        expected=MAPPING.get(label, NOT_AN_ORDER_QUESTION),
+        order_number=known_order_number(text),
+    )
+
+
+def known_order_number(text: str) -> str | None:
+    """The Bitext order number in ``text``, without leading zeros."""
+    for run in _DIGIT_RUN.findall(text):
+        if run.lstrip("0") in KNOWN_ORDER_NUMBERS:
+            return run.lstrip("0")
+    return None
+
+
+def digits_key(order_number: str) -> str:
+    return _NON_DIGITS.sub("", order_number).lstrip("0")
+
+
+# Running ------------------------------------------------------------------------------------------------
+
+
+def make_understander(name: str) -> Understander:
+    """Raises :class:`ValidationError` (LUMEN_LLM_* settings) or :class:`PromptError`."""
+    if name == "rules":
+        return RuleUnderstander()
+    return build_understander(load_settings(understanding=name))
+
+
+def score(sample: Sample, explanation: Explanation, number_key: Callable[[str], str]) -> Result:
+    found_number = explanation.understanding.order_number
+    found_email = explanation.understanding.email
+    return Result(
+        sample,
+        explanation,
+        number_key(found_number) if found_number else None,
+        email_key(found_email) if found_email else None,
+    )
+
+
+async def evaluate(
+    understander: Understander, source: Source, concurrency: int
+) -> tuple[list[Result], float]:
+    """The results in the order of the samples, and the wall time taken."""
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(sample: Sample) -> Result:
+        async with semaphore:
+            explanation = await explain(understander, sample.text, last_question=sample.last_question)
+        return score(sample, explanation, source.number_key)
+
     started = time.perf_counter()
-    rows = [Row(text, label, await understander.understand(text)) for text, label in examples]
-    return rows, time.perf_counter() - started
+    results = await asyncio.gather(*(one(sample) for sample in source.samples))
+    return list(results), time.perf_counter() - started
+
+
+async def evaluate_all(
+    understander: Understander, sources: Sequence[Source], concurrency: int
+) -> list[tuple[list[Result], float]]:
+    return [await evaluate(understander, source, concurrency) for source in sources]
+
+
+# Reporting ----------------------------------------------------------------------------------------------
 
 
 def percent(hits: int, total: int) -> str:
     return f"{100 * hits / total:.1f}% ({hits}/{total})" if total else "n/a"
 
 
-def describe(prediction: Understanding, *, with_number: bool = False) -> str:
-    topic = f"/{prediction.topic}" if prediction.topic else ""
-    number = f" #{prediction.order_number}" if with_number and prediction.order_number else ""
-    return f"{prediction.intent}{topic}{number}"
+def cell(text: str, width: int | None = None) -> str:
+    """``text`` fit for a Markdown table cell: on one line, pipes escaped, at most ``width`` characters."""
+    text = _LINE_BREAKS.sub(" ", text).strip()
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("|", "\\|")
 
 
-def precision_recall(
-    rows: Sequence[Row], gold: Callable[[Row], bool], predicted: Callable[[Row], bool]
-) -> str:
-    true_positives = sum(1 for row in rows if gold(row) and predicted(row))
+def describe_intent(understanding: Understanding) -> str:
+    if understanding.topic:
+        return f"{understanding.intent}/{understanding.topic}"
+    return understanding.intent.value
+
+
+def describe(understanding: Understanding) -> str:
+    number = f" #{understanding.order_number}" if understanding.order_number else ""
+    email = f" {understanding.email}" if understanding.email else ""
+    return f"{describe_intent(understanding)}{number}{email}"
+
+
+def describe_expected(sample: Sample) -> str:
+    number = f" #{sample.order_number}" if sample.order_number else ""
+    email = f" {sample.email}" if sample.email else ""
+    return f"{sample.expected.describe()}{number}{email}"
+
+
+def by_category(results: Iterable[Result]) -> dict[str, list[Result]]:
+    """Results grouped by category, in the order categories first appear."""
+    groups: dict[str, list[Result]] = {}
+    for result in results:
+        groups.setdefault(result.sample.category, []).append(result)
+    return groups
+
+
+def nearest_rank(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def accuracy(results: Sequence[Result]) -> str:
+    return percent(sum(result.correct for result in results), len(results))
+
+
+def sure_accuracy(results: Sequence[Result]) -> str:
+    return accuracy([result for result in results if result.explanation.reason == "rules sure"])
+
+
+def llm_share(results: Sequence[Result]) -> str:
+    return percent(sum(result.called_llm for result in results), len(results))
+
+
+def order_numbers(results: Sequence[Result]) -> tuple[str, int]:
+    """Exact matches on rows with a labelled number, and numbers found on rows without one."""
+    labelled = [result for result in results if result.sample.order_number]
+    matched = sum(result.order_number == result.sample.order_number for result in labelled)
+    extra = sum(1 for result in results if result.order_number and not result.sample.order_number)
+    return percent(matched, len(labelled)), extra
+
+
+def emails(results: Sequence[Result]) -> tuple[str, int]:
+    """Exact matches on rows with a labelled email, and emails found on rows without one."""
+    labelled = [result for result in results if result.sample.email]
+    matched = sum(result.email == result.sample.email for result in labelled)
+    extra = sum(1 for result in results if result.email and not result.sample.email)
+    return percent(matched, len(labelled)), extra
+
+
+def failures(results: Sequence[Result]) -> str:
+    reasons = Counter(result.explanation.reason for result in results if result.failed)
+    if not reasons:
+        return "0"
+    details = ", ".join(f"{reason.removeprefix('llm failed: ')} {count}" for reason, count in reasons.items())
+    return f"{reasons.total()} ({details})"
+
+
+def latency(results: Sequence[Result]) -> str:
+    milliseconds = [1000 * result.explanation.seconds for result in results]
+    mean = sum(milliseconds) / len(milliseconds)
+    return f"{mean:,.2f} ms / {nearest_rank(milliseconds, 0.95):,.2f} ms"
+
+
+def tokens(results: Sequence[Result]) -> str:
+    calls = [result for result in results if result.explanation.understander == "llm" or result.failed]
+    if not calls:
+        return "n/a (no LLM call)"
+    tokens_in = sum(result.explanation.tokens_in for result in calls)
+    tokens_out = sum(result.explanation.tokens_out for result in calls)
     return (
-        f"precision {percent(true_positives, sum(1 for row in rows if predicted(row)))}, "
-        f"recall {percent(true_positives, sum(1 for row in rows if gold(row)))}"
+        f"{tokens_in:,} / {tokens_out:,} "
+        f"({tokens_in / len(calls):,.0f} / {tokens_out / len(calls):,.0f} per call)"
     )
 
 
-def accuracy(rows: Sequence[Row]) -> str:
-    return percent(sum(row.correct for row in rows), len(rows))
-
-
-def summary(rows: Sequence[Row], seconds: float) -> list[str]:
-    def is_order_question(row: Row) -> bool:
-        return row.prediction.intent in ORDER_QUESTIONS
-
-    def is_human(row: Row) -> bool:
-        return row.prediction.intent == Intent.HUMAN
-
-    topical = [row for row in rows if (expected := MAPPING.get(row.label)) and expected.topic]
-    right_topic = sum(row.prediction.topic == MAPPING[row.label].topic for row in topical)
-    with_number = [(row, number) for row in rows if (number := row.known_order_number)]
-    extracted = sum(
-        1
-        for row, number in with_number
-        if row.prediction.order_number
-        and re.sub(r"\D", "", row.prediction.order_number).lstrip("0") == number
-    )
-    elsewhere = sum(1 for row in rows if row.prediction.order_number and not row.known_order_number)
-    tracking = precision_recall(rows, lambda row: row.label in TRACKING_LABELS, is_order_question)
-    human = precision_recall(rows, lambda row: row.label in HUMAN_LABELS, is_human)
+def summary(results: Sequence[Result], seconds: float, concurrency: int) -> list[str]:
+    number_match, extra_numbers = order_numbers(results)
+    email_match, extra_emails = emails(results)
     return [
         "| Measure | Value |",
         "|---|---|",
-        f"| Overall accuracy | {accuracy(rows)} |",
-        f"| Tracking, human and out-of-scope labels | {accuracy([r for r in rows if r.label in MAPPING])} |",
-        f"| Other labels (not an order question, not human) | "
-        f"{accuracy([r for r in rows if r.label not in MAPPING])} |",
-        f"| Is an order-tracking question | {tracking} |",
-        f"| Wants a human | {human} |",
-        f"| Out-of-scope topic (rows with a mapped topic) | {percent(right_topic, len(topical))} |",
-        f"| Order number extracted (rows with a known number) | {percent(extracted, len(with_number))} |",
-        f"| Order number found in rows without a known one | {elsewhere} |",
-        f"| Speed | {len(rows) / seconds:,.0f} messages/s ({1e6 * seconds / len(rows):.0f} µs each) |",
+        f"| Rows | {len(results)} |",
+        f"| Intent accuracy (with the topic for out_of_scope) | {accuracy(results)} |",
+        f"| Order number exact match (rows with a labelled number) | {number_match} |",
+        f"| Order numbers found where none is labelled | {extra_numbers} |",
+        f"| Email exact match (rows with a labelled email) | {email_match} |",
+        f"| Emails found where none is labelled | {extra_emails} |",
+        f"| Accuracy where the rules were sure (answered without an LLM) | {sure_accuracy(results)} |",
+        f"| Rules unsure: sent to the LLM in hybrid mode | {llm_share(results)} |",
+        f"| LLM failures (the rules answered) | {failures(results)} |",
+        f"| Latency per message, mean / p95 | {latency(results)} |",
+        f"| LLM tokens in / out | {tokens(results)} |",
+        f"| Wall time | {seconds:,.2f} s (concurrency {concurrency}) |",
     ]
 
 
-def per_label(rows: Sequence[Row]) -> list[str]:
-    by_label: dict[str, list[Row]] = {}
-    for row in rows:
-        by_label.setdefault(row.label, []).append(row)
-    lines = ["| Bitext intent | Expected | Accuracy | Most frequent predictions |", "|---|---|---|---|"]
-    for label, label_rows in sorted(by_label.items()):
-        expected = MAPPING.get(label)
-        wanted = (
-            " or ".join(sorted(expected.intents)) + (f"/{expected.topic}" if expected.topic else "")
-            if expected
-            else "not an order question, not human"
+def intents(results: Sequence[Result]) -> list[str]:
+    """Precision and recall of each labelled intent, over the rows that expect a single intent."""
+    pairs = [
+        (expected, result.prediction.intent)
+        for result in results
+        if (expected := result.sample.expected.intent) is not None
+    ]
+    labelled = Counter(expected for expected, _ in pairs)
+    predicted = Counter(prediction for _, prediction in pairs)
+    hits = Counter(expected for expected, prediction in pairs if expected == prediction)
+    lines = [
+        f"Over the {len(pairs)} of {len(results)} rows that expect a single intent.",
+        "",
+        "| Intent | Precision | Recall |",
+        "|---|---|---|",
+    ]
+    for intent in Intent:
+        if labelled[intent]:
+            precision = percent(hits[intent], predicted[intent])
+            lines.append(f"| {intent} | {precision} | {percent(hits[intent], labelled[intent])} |")
+    return lines
+
+
+def mistakes(results: Sequence[Result], *, with_expected: bool) -> str:
+    wrong = Counter(
+        f"{result.sample.expected.describe()} → {describe_intent(result.prediction)}"
+        if with_expected
+        else describe_intent(result.prediction)
+        for result in results
+        if not result.correct
+    )
+    return ", ".join(f"{name} {count}" for name, count in wrong.most_common(3))
+
+
+def categories(results: Sequence[Result]) -> list[str]:
+    """Accuracy and LLM share per category; with the expectation when each category has a single one."""
+    groups = by_category(results)
+    uniform = all(len({result.sample.expected for result in group}) == 1 for group in groups.values())
+    lines = [
+        "| Category | Rows |"
+        + (" Expected |" if uniform else "")
+        + " Accuracy | Sent to LLM | Most frequent mistakes |",
+        "|---|---|" + ("---|" if uniform else "") + "---|---|---|",
+    ]
+    for category, group in groups.items():
+        expected = f" {group[0].sample.expected.describe()} |" if uniform else ""
+        lines.append(
+            f"| {cell(category)} | {len(group)} |{expected} {accuracy(group)} | {llm_share(group)} | "
+            f"{mistakes(group, with_expected=not uniform)} |"
         )
-        common = Counter(describe(row.prediction) for row in label_rows).most_common(3)
-        predictions = ", ".join(f"{name} {count}" for name, count in common)
-        lines.append(f"| {label} | {wanted} | {accuracy(label_rows)} | {predictions} |")
     return lines
 
 
-def errors(rows: Sequence[Row], count: int) -> list[str]:
-    """``count`` misclassified rows, taken from each label in turn so a few show every kind of error."""
-    by_label: dict[str, list[Row]] = {}
-    for row in rows:
-        if not row.correct:
-            by_label.setdefault(row.label, []).append(row)
-    in_turn = [row for group in zip_longest(*by_label.values()) for row in group if row is not None]
+def errors(results: Sequence[Result], count: int) -> list[str]:
+    """``count`` misclassified rows, taken from each category in turn so a few show every kind of error."""
+    wrong = by_category(result for result in results if not result.correct)
+    in_turn = [result for group in zip_longest(*wrong.values()) for result in group if result is not None]
     lines = [f"## Misclassified ({min(count, len(in_turn))} of {len(in_turn)})", ""]
-    lines += ["| Bitext intent | Text | Predicted |", "|---|---|---|"]
+    lines += ["| Category | Text | Expected | Predicted | Answered by |", "|---|---|---|---|---|"]
     lines += [
-        f"| {row.label} | {row.text.replace('|', '/')} | {describe(row.prediction, with_number=True)} |"
-        for row in in_turn[:count]
+        f"| {cell(result.sample.category)} | {cell(result.sample.text, TEXT_WIDTH)} | "
+        f"{cell(describe_expected(result.sample))} | {cell(describe(result.prediction))} | "
+        f"{result.explanation.understander} ({result.explanation.reason}) |"
+        for result in in_turn[:count]
     ]
     return lines
+
+
+def report(
+    source: Source,
+    results: Sequence[Result],
+    seconds: float,
+    *,
+    understander: str,
+    concurrency: int,
+    show_errors: int,
+) -> list[str]:
+    lines = [f"# Understanding on {source.name} ({source.kind}, {understander}, {len(results)} rows)", ""]
+    if not results:
+        return [*lines, "No rows.", ""]
+    lines += ["## Summary", "", *summary(results, seconds, concurrency), ""]
+    lines += ["## Intents", "", *intents(results), ""]
+    lines += ["## Categories", "", *categories(results), ""]
+    if show_errors > 0:
+        lines += [*errors(results, show_errors), ""]
+    return lines
+
+
+# Command line -------------------------------------------------------------------------------------------
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return number
+
+
+def not_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return number
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="a folder of *.jsonl files, a .jsonl file or the Bitext .csv; repeatable "
+        f"(default: {display_name(DEFAULT_DATA)})",
+    )
+    parser.add_argument(
+        "--understander",
+        choices=UNDERSTANDERS,
+        default="rules",
+        help="llm and hybrid are configured by LUMEN_LLM_* (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive,
+        default=4,
+        metavar="N",
+        help="messages in flight (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--show-errors",
+        type=not_negative,
+        default=0,
+        metavar="N",
+        help="print N misclassified rows per report",
+    )
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="the Bitext CSV (default: %(default)s)"
-    )
-    parser.add_argument("--understander", choices=sorted(UNDERSTANDERS), default="rules")
-    parser.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N misclassified rows")
-    args = parser.parse_args(argv)
-
-    data: Path = args.data.resolve()
-    if not data.is_file():
+    args = parse_arguments(argv)
+    try:
+        sources = [load_source(path) for path in args.data or [DEFAULT_DATA]]
+    except (DataError, OSError, UnicodeDecodeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        understander = make_understander(args.understander)
+    except ValidationError as error:
+        problems = "; ".join(problem["msg"].removeprefix("Value error, ") for problem in error.errors())
         print(
-            f"error: dataset not found: {data} (it is not in the repository; pass --data PATH)",
+            f"error: --understander {args.understander}: invalid LUMEN_* settings: {problems}",
             file=sys.stderr,
         )
         return 2
-    rows, seconds = asyncio.run(predict(UNDERSTANDERS[args.understander](), load(data)))
-    lines = [f"# Understanding on Bitext ({args.understander}, {len(rows)} rows)", ""]
-    lines += [*summary(rows, seconds), "", *per_label(rows)]
-    if args.show_errors > 0:
-        lines += ["", *errors(rows, args.show_errors)]
-    print("\n".join(lines))
+    except PromptError as error:
+        print(f"error: --understander {args.understander}: {error}", file=sys.stderr)
+        return 2
+    # Failed LLM calls are counted in the report; a warning for each would only bury it.
+    logging.getLogger("lumen_bot").setLevel(logging.ERROR)
+    runs = asyncio.run(evaluate_all(understander, sources, args.concurrency))
+    lines: list[str] = []
+    for source, (results, seconds) in zip(sources, runs, strict=True):
+        lines += report(
+            source,
+            results,
+            seconds,
+            understander=args.understander,
+            concurrency=args.concurrency,
+            show_errors=args.show_errors,
+        )
+    print("\n".join(lines).rstrip())
     return 0
 
 
