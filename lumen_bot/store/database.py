@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, ParamSpec, TypeVar
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from anyio import to_thread
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import SQLModel, create_engine
@@ -16,7 +21,8 @@ from lumen_bot.store import tables  # noqa: F401  (registers the tables on SQLMo
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the schema created; SQLite tuned for concurrent readers and one writer."""
+    """An engine for ``url`` with the schema created or upgraded; SQLite tuned for concurrent readers and
+    one writer."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -25,8 +31,43 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    SQLModel.metadata.create_all(engine)
+    prepare_schema(engine)
     return engine
+
+
+def prepare_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; upgrade an older one with the migrations.
+
+    A database of Lumen 0.1 (tables, no ``alembic_version``) is taken as the baseline revision first.
+    """
+    with engine.begin() as connection:
+        context = MigrationContext.configure(connection)
+        current = context.get_current_revision()
+        if current is None and not inspect(connection).has_table("conversations"):
+            SQLModel.metadata.create_all(connection)
+            context.stamp(_scripts(), "head")
+            return
+        if current == _scripts().get_current_head():
+            return
+        config = _config()
+        config.attributes["connection"] = connection
+        if current is None:
+            command.stamp(config, _BASELINE)
+        command.upgrade(config, "head")
+
+
+_BASELINE = "0001"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "lumen_bot.store:migrations")
+    return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

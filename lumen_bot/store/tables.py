@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -120,6 +120,8 @@ class OutboundRow(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    ticket_reference: str | None = Field(default=None, max_length=16, index=True)
+    """The ticket this message delivers to a sink, if it does."""
 
 
 class SeenTokenRow(SQLModel, table=True):
@@ -135,9 +137,11 @@ class SeenTokenRow(SQLModel, table=True):
 
 
 class TicketRow(SQLModel, table=True):
-    """A request Lumen cannot fulfil itself, for the shop's team."""
+    """A request Lumen cannot fulfil itself, for the shop's team. Stored first, then dispatched to the
+    configured sinks through the outbox."""
 
     __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_undispatched", "dispatched_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=16, unique=True)
@@ -145,6 +149,17 @@ class TicketRow(SQLModel, table=True):
     channel: str = Field(max_length=32)
     category: str = Field(max_length=32)
     order_number: str | None = Field(default=None, max_length=40)
+    """Only an order the shopper verified in the conversation."""
+    contact: str | None = Field(default=None, max_length=320)
+    """Where the team reaches the shopper: the channel's address, or the verified order's email."""
     summary: str = Field(sa_column=Column(Text, nullable=False))
+    transcript: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    """The conversation's recent messages as JSON, without other orders' details."""
+    requests: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    """How many times the shopper asked: a repeated request adds to the open ticket."""
     status: str = Field(default="open", max_length=16)
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    updated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    dispatched_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    """When the ticket was handed to the outbox for every sink; null until then."""
