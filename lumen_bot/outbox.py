@@ -7,15 +7,15 @@ never send the same one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
 
+from lumen_bot.background import repeat
 from lumen_bot.ports import ReplySender, SendFailed
 from lumen_bot.store.database import run_query
 from lumen_bot.store.tables import OutboundRow
@@ -51,6 +51,7 @@ _RECENT = select(func.count()).where(
     _OUTBOUND.c.recipient == bindparam("recipient"),
     _OUTBOUND.c.created_at >= bindparam("since"),
 )
+_STORE = insert(_OUTBOUND).returning(_OUTBOUND.c.id)
 _SETTLE = update(_OUTBOUND).where(_OUTBOUND.c.id == bindparam("b_id"))
 _LEASE = timedelta(minutes=2)
 _FIRST_RETRY_SECONDS = 2.0
@@ -78,7 +79,37 @@ class Outbox:
         ``via`` names the provider API (a key of ``senders``); ``sender`` is the shop's address on it.
         """
         ids = await run_query(self._engine, self._store, via, sender, recipient, tuple(texts))
-        for message_id in ids:
+        await self.deliver(ids)
+
+    def enqueue(
+        self,
+        connection: Connection,
+        via: str,
+        sender: str,
+        recipient: str,
+        body: str,
+        *,
+        ticket_reference: str | None = None,
+    ) -> int:
+        """Store one message in the caller's transaction, so it is stored if and only if the caller's
+        work is; the id to :meth:`deliver` once that transaction is committed."""
+        now = self._clock()
+        row = {
+            "channel": via,
+            "sender": sender,
+            "recipient": recipient,
+            "body": body,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "ticket_reference": ticket_reference,
+        }
+        return int(connection.execute(_STORE, row).scalar_one())
+
+    async def deliver(self, message_ids: Sequence[int]) -> None:
+        """Try stored messages now; what fails stays for the retry loop."""
+        for message_id in message_ids:
             await self._deliver(message_id)
 
     async def sent_since(self, via: str, recipient: str, since: datetime) -> int:
@@ -95,12 +126,7 @@ class Outbox:
 
     async def run(self, interval: float = 1.0) -> None:
         """The retry loop: runs until cancelled."""
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:
-                log.exception("outbox delivery pass failed")
-            await asyncio.sleep(interval)
+        await repeat(self.deliver_due, every=interval, name="outbox delivery")
 
     async def _deliver(self, message_id: int) -> int:
         claimed = await run_query(self._engine, self._claim, message_id)
@@ -120,25 +146,8 @@ class Outbox:
         return 1
 
     def _store(self, via: str, sender: str, recipient: str, texts: tuple[str, ...]) -> list[int]:
-        now = self._clock()
-        rows = [
-            {
-                "channel": via,
-                "sender": sender,
-                "recipient": recipient,
-                "body": text,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for text in texts
-        ]
         with self._engine.begin() as connection:
-            return [
-                int(connection.execute(insert(_OUTBOUND).returning(_OUTBOUND.c.id), row).scalar_one())
-                for row in rows
-            ]
+            return [self.enqueue(connection, via, sender, recipient, text) for text in texts]
 
     def _count_recent(self, via: str, recipient: str, since: datetime) -> int:
         with self._engine.connect() as connection:
