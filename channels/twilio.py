@@ -147,6 +147,7 @@ def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, sett
             provider_message_id=inbound.message_id,
             raw=dict(form),
             unreadable=inbound.media_count > 0 and not inbound.body.strip(),
+            contact_address=inbound.address,
         )
         work = asyncio.ensure_future(handler.handle(message))
         try:

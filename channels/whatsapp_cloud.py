@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from channels.http_delivery import refusal, unreachable
 from channels.sms_text import render_whatsapp
 from lumen_bot.conversation import ConversationHandler
 from lumen_bot.messages import InboundMessage, clean_text
@@ -52,7 +52,6 @@ _NOTHING_TO_ANSWER = frozenset({"reaction", "system", "request_welcome"})
 # Trouble on Meta's side: 1, 2, 131000, 131016, 133004. Tokens: 0, 190 (a token being rotated).
 _TRANSIENT_GRAPH_CODES = frozenset({0, 1, 2, 4, 190, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
 # A token being rotated, a timeout on the way, throttling: retrying later can succeed.
-_TRANSIENT_STATUSES = frozenset({401, 403, 408, 429})
 _GRAPH_TIMEOUT_SECONDS = 10.0
 
 
@@ -143,8 +142,7 @@ class GraphSender:
         try:
             response = await self._client.post(f"{quote(sender, safe='')}/messages", json=payload)
         except httpx.RequestError as error:
-            log.warning("Graph API unreachable", extra={"error": type(error).__name__})
-            raise SendFailed(f"Graph API unreachable: {type(error).__name__}") from error
+            raise unreachable("Graph API", error) from error
         if response.is_success:
             return _sent_message_id(response)
         raise _refusal(response)
@@ -166,18 +164,8 @@ def _sent_message_id(response: httpx.Response) -> str | None:
 
 def _refusal(response: httpx.Response) -> SendFailed:
     code, message = _graph_error(response)
-    status = response.status_code
-    transient = status in _TRANSIENT_STATUSES or not 400 <= status < 500 or code in _TRANSIENT_GRAPH_CODES
-    log.warning(
-        "Graph API refused a message",
-        extra={"status": status, "graph_error": code, "will_retry": transient},
-    )
-    reason = f"Graph API answered {status}" + (f" (#{code}) {message}" if code is not None else "")
-    return SendFailed(
-        reason,
-        permanent=not transient,
-        retry_after=_seconds(response.headers.get("Retry-After")),
-    )
+    detail = f"(#{code}) {message}" if code is not None else ""
+    return refusal("Graph API", response, detail, transient=code in _TRANSIENT_GRAPH_CODES)
 
 
 def _graph_error(response: httpx.Response) -> tuple[int | None, str]:
@@ -187,17 +175,6 @@ def _graph_error(response: httpx.Response) -> tuple[int | None, str]:
         return int(error["code"]), str(error.get("message", ""))[:200]
     except (ValueError, LookupError, TypeError, AttributeError):
         return None, ""
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    """The delay of a ``Retry-After`` header in seconds (its date form is left to the backoff)."""
-    if retry_after is None:
-        return None
-    try:
-        seconds = float(retry_after)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def router(handler: ConversationHandler, outbox: Outbox, settings: Settings) -> APIRouter:
@@ -288,6 +265,7 @@ def _webhook(
                 provider_message_id=message.id,
                 raw=message._raw,
                 unreadable=body is None,
+                contact_address="+" + message.sender,
             )
         )
         if replies is None:

@@ -28,6 +28,7 @@ from lumen_bot.ports import (
     StoreUnavailable,
     Understander,
 )
+from lumen_bot.tickets import new_reference
 from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Understanding
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class ConversationHandler:
                         message.context_order_number,
                     )
                 plan = engine.plan(state, understanding)
-                facts = await self._gather(plan, snapshot, now)
+                facts = await self._gather(plan, snapshot, message, now)
                 outcome = engine.step(state, understanding, facts, self._policy)
             try:
                 await self._store.commit(
@@ -184,7 +185,9 @@ class ConversationHandler:
             return _Turn(list(outcome.replies))
         raise ConcurrentUpdate(message.conversation_key)
 
-    async def _gather(self, plan: Plan, snapshot: Snapshot, now: datetime) -> Facts:
+    async def _gather(self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime) -> Facts:
+        if plan.open_ticket_for is not None:
+            return await self._ticket_facts(plan, snapshot, message, now)
         if plan.look_up is None:
             return Facts(now=now)
         try:
@@ -203,3 +206,27 @@ class ConversationHandler:
                 self._limits.per_email - failed.for_email,
             )
         return Facts(now=now, order=order, attempts_left=attempts_left)
+
+    async def _ticket_facts(
+        self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime
+    ) -> Facts:
+        """What a ticket needs: the open one to add to, a fresh reference, and how to reach the shopper."""
+        assert plan.open_ticket_for is not None
+        existing = None
+        if snapshot.conversation_id is not None:
+            existing = await self._store.open_ticket(snapshot.conversation_id, plan.open_ticket_for)
+        order = None
+        if plan.look_up is not None:
+            try:
+                order = await self._orders.find(plan.look_up)
+            except OrderSourceUnavailable:
+                # The ticket matters more than its contact address: open it without the order's email.
+                log.warning("order source unavailable while opening a ticket", exc_info=True)
+        return Facts(
+            now=now,
+            order=order,
+            channel=message.channel,
+            contact_address=message.contact_address,
+            open_ticket=existing,
+            new_reference=new_reference(),
+        )

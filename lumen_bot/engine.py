@@ -11,7 +11,9 @@ States (``Phase``) and transitions::
     AWAITING_EMAIL ──no match─────────────────► AWAITING_EMAIL          (failure recorded; same reply
                                                                           for unknown order and wrong email)
     any ──attempt limit reached───────────────► IDLE                    (point to support, no check)
-    any ──out of scope / wants a person───────► unchanged + escalation requested
+    any ──out of scope / wants a person───────► unchanged + ticket (opened, or added to)
+    any ──a vague request for the team────────► CONFIRMING_TICKET       (one question: pass it on?)
+    CONFIRMING_TICKET ──yes / no / other──────► IDLE + ticket / IDLE / as from IDLE
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Phase(StrEnum):
     IDLE = "idle"
     AWAITING_ORDER_NUMBER = "awaiting_order_number"
     AWAITING_EMAIL = "awaiting_email"
+    CONFIRMING_TICKET = "confirming_ticket"
 
 
 class ConversationState(BaseModel):
@@ -51,6 +54,8 @@ class ConversationState(BaseModel):
     verified_emails: tuple[str, ...] = ()
     current_order: str | None = None
     """The verified order the conversation is about, for follow-ups without a number."""
+    pending_category: str | None = None
+    """The request the bot offered to pass to the team, while it waits for a yes or no."""
     last_activity: datetime | None = None
 
     @property
@@ -59,6 +64,7 @@ class ConversationState(BaseModel):
         return {
             Phase.AWAITING_ORDER_NUMBER: "ask_order_number",
             Phase.AWAITING_EMAIL: "ask_email",
+            Phase.CONFIRMING_TICKET: "confirm_ticket",
         }.get(self.phase)
 
 
@@ -72,11 +78,14 @@ class RecordFailure:
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
-    """The shopper asked for something only the team can do."""
+    """The shopper asked for something only the team can do: open the ticket, or add to it."""
 
+    reference: str
     category: str
     order_number: str | None
     """Only an order verified in this conversation, never one the shopper merely named."""
+    contact: str | None
+    """Where the team reaches the shopper: the channel's address, else the verified order's email."""
 
 
 Effect = RecordFailure | Escalate
@@ -96,6 +105,8 @@ class Plan:
     look_up: str | None = None
     count_failures_for: str | None = None
     """The digest of the email about to be checked: count recent failures before checking it."""
+    open_ticket_for: str | None = None
+    """A ticket category: find the conversation's open ticket of it, to add to rather than repeat."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,13 @@ class Facts:
     attempts_left: int = 1
     """Verification attempts left in the window: the least of the conversation's, the order number's
     and the email address's."""
+    channel: str = ""
+    contact_address: str | None = None
+    """Where the channel can reach the shopper later (:attr:`InboundMessage.contact_address`)."""
+    open_ticket: str | None = None
+    """The reference of the conversation's open ticket of the planned category, if there is one."""
+    new_reference: str = ""
+    """A fresh reference for a ticket opened now (drawn by the caller: the engine has no randomness)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +139,7 @@ class Outcome:
 _NO_EMAIL = "0" * 64
 _ORDER_FLOW = ORDER_QUESTIONS | {Intent.PROVIDE_DETAILS}
 _ESCALATIONS = frozenset({Intent.OUT_OF_SCOPE, Intent.HUMAN})
+_SMALL_TALK = frozenset({Intent.UNKNOWN, Intent.THANKS, Intent.GREETING})
 
 
 def resume(state: ConversationState, now: datetime, policy: Policy) -> ConversationState:
@@ -136,6 +155,11 @@ def vouch_for(state: ConversationState, address: str) -> ConversationState:
 
 
 def plan(state: ConversationState, understanding: Understanding) -> Plan:
+    category = _ticket_category(state, understanding)
+    if category is not None:
+        # The verified order's email is where a web shopper can be reached.
+        current = state.current_order if state.current_order in state.verified_orders else None
+        return Plan(look_up=current, open_ticket_for=category)
     if not _is_order_flow(state, understanding):
         return Plan()
     number = _target_order(state, understanding)
@@ -152,10 +176,22 @@ def plan(state: ConversationState, understanding: Understanding) -> Plan:
 
 def step(state: ConversationState, understanding: Understanding, facts: Facts, policy: Policy) -> Outcome:
     state = state.model_copy(update={"last_activity": facts.now})
+    if state.phase is Phase.CONFIRMING_TICKET:
+        if understanding.answer == "no" and understanding.intent in _SMALL_TALK:
+            return Outcome(_cleared(state), (replies.ticket_declined(),))
+        if _ticket_category(state, understanding) is None:
+            state = _cleared(state)  # the shopper moved on: the offer lapses
+    category = _ticket_category(state, understanding)
+    if category is not None:
+        if state.phase is Phase.CONFIRMING_TICKET:
+            state = _cleared(state)
+        return _escalate(state, understanding, category, facts, policy)
+    if understanding.intent in _ESCALATIONS:
+        # Vague: one question first, so a stray word does not open a ticket.
+        offer = state.model_copy(update={"phase": Phase.CONFIRMING_TICKET, "pending_category": "other"})
+        return Outcome(offer, (replies.confirm_ticket(),))
     if _is_order_flow(state, understanding):
         return _order_flow(state, understanding, facts, policy)
-    if understanding.intent in _ESCALATIONS:
-        return _escalate(state, understanding, policy)
     reply = {
         Intent.GREETING: replies.greeting,
         Intent.HELP: replies.help_text,
@@ -254,15 +290,38 @@ def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy)
     return Outcome(verified, (reply,))
 
 
-def _escalate(state: ConversationState, u: Understanding, policy: Policy) -> Outcome:
+def _ticket_category(state: ConversationState, u: Understanding) -> str | None:
+    """The ticket this message asks for now: a clear request for the team, or yes to the bot's offer."""
+    if state.phase is Phase.CONFIRMING_TICKET and (u.answer == "yes" or u.intent is Intent.HUMAN):
+        return state.pending_category
+    if u.intent is Intent.HUMAN:
+        return "human"
+    if u.intent is Intent.OUT_OF_SCOPE and u.topic is not None and u.topic.value != "other":
+        return u.topic.value
+    return None
+
+
+def _escalate(
+    state: ConversationState, u: Understanding, category: str, facts: Facts, policy: Policy
+) -> Outcome:
     named = u.order_number
     if named is None:
-        order_number = state.current_order
+        verified = state.current_order
     else:
-        order_number = named if named in state.verified_orders else None
-    category = u.topic.value if u.intent is Intent.OUT_OF_SCOPE and u.topic else "human"
-    reply = replies.escalated(category, order_number, policy.support_contact)
-    return Outcome(state, (reply,), (Escalate(category, order_number),))
+        verified = named if named in state.verified_orders else None
+    order_email = facts.order.email if facts.order is not None and facts.order.number == verified else None
+    reference = facts.open_ticket or facts.new_reference
+    reply = replies.escalated(
+        category,
+        named or verified,
+        reference=reference,
+        again=facts.open_ticket is not None,
+        channel=facts.channel if facts.contact_address else None,
+        order_email_of=verified if order_email and not facts.contact_address else None,
+        support_contact=policy.support_contact,
+    )
+    contact = facts.contact_address or order_email
+    return Outcome(state, (reply,), (Escalate(reference, category, verified, contact),))
 
 
 def _cleared(state: ConversationState) -> ConversationState:
@@ -271,6 +330,7 @@ def _cleared(state: ConversationState) -> ConversationState:
             "phase": Phase.IDLE,
             "pending_order": None,
             "pending_email": None,
+            "pending_category": None,
             "question": Intent.ORDER_STATUS,
             "not_arrived": False,
         }

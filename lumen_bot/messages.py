@@ -50,6 +50,9 @@ class InboundMessage:
     context_order_number: str | None = None
     """An order number found around the message rather than in it (an email's subject or quoted
     confirmation), used when the shopper asks about an order without naming one."""
+    contact_address: str | None = None
+    """Where the shop's team can reach the sender later on this channel (a phone number, an email
+    address); ``None`` for a channel that cannot (a web chat, the terminal)."""
 
 
 class ReplyKind(StrEnum):
@@ -59,6 +62,8 @@ class ReplyKind(StrEnum):
     NOT_VERIFIED = "not_verified"
     LOCKED = "locked"
     ESCALATED = "escalated"
+    CONFIRM_TICKET = "confirm_ticket"
+    TICKET_DECLINED = "ticket_declined"
     GREETING = "greeting"
     HELP = "help"
     THANKS = "thanks"

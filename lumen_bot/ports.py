@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lumen_bot.engine import ConversationState, Effect
 from lumen_bot.messages import InboundMessage, Reply
 from lumen_bot.orders.model import Order
 from lumen_bot.understanding.model import Understanding
+
+if TYPE_CHECKING:
+    from lumen_bot.tickets import Ticket
 
 
 class Understander(Protocol):
@@ -94,6 +97,10 @@ class ConversationStore(Protocol):
         """
         ...
 
+    async def open_ticket(self, conversation_id: int, category: str) -> str | None:
+        """The reference of the conversation's open ticket of ``category``, if it has one."""
+        ...
+
 
 class MessageLog(Protocol):
     async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
@@ -114,3 +121,31 @@ class FailureLog(Protocol):
     ) -> FailureCounts:
         """Failed verifications since ``since``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for the outbox: what a :class:`TicketSink` makes of a ticket."""
+
+    sender: str
+    recipient: str
+    body: str
+
+
+class TicketSink(Protocol):
+    """A place tickets go to (a webhook, the support inbox, a help desk).
+
+    A sink renders a ticket into one outgoing message; the outbox sender registered under its ``via``
+    delivers it, with the outbox's retries, so a sink is only ever a renderer plus a sender."""
+
+    @property
+    def name(self) -> str:
+        """How the sink is called in delivery states and logs ("webhook", "email", "zendesk")."""
+        ...
+
+    @property
+    def via(self) -> str:
+        """The outbox sender that delivers what :meth:`render` makes."""
+        ...
+
+    def render(self, ticket: Ticket) -> Outgoing: ...

@@ -40,18 +40,22 @@ _SHORT_STATUS = {
 }
 _IN_TRANSIT = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.OUT_FOR_DELIVERY})
 
+# What the shopper asked for, and how an order number joins it: "a refund" + " for order #1042".
 _REQUESTS = {
-    "refund": "a refund",
-    "return": "a return",
-    "cancel": "a cancellation",
-    "address_change": "a change of delivery address",
-    "damaged": "a damaged item",
-    "missing_item": "a missing item",
-    "payment": "a payment question",
-    "complaint": "your complaint",
-    "other": "help with something other than tracking",
-    "human": "a conversation with a person",
+    "refund": ("a refund", "for"),
+    "return": ("to return an item", "from"),
+    "cancel": ("to cancel your order", "#"),
+    "address_change": ("to change the delivery address", "of"),
+    "damaged": ("help with a damaged item", "from"),
+    "missing_item": ("help with a missing item", "from"),
+    "payment": ("help with a payment", "for"),
+    "complaint": ("to make a complaint", "about"),
+    "other": ("help with something I can't do myself", "for"),
 }
+# How the team gets back to a shopper on each channel that can be reached later.
+_BY_CHANNEL = {"sms": "by text message", "whatsapp": "on WhatsApp", "email": "by email"}
+YES_PASS_IT_ON = "Yes, pass it on"
+NO_THANKS = "No, thanks"
 
 
 def long_date(day: date) -> str:
@@ -146,22 +150,61 @@ def unavailable(support_contact: str) -> Reply:
     return Reply.plain(ReplyKind.UNAVAILABLE, text, (PERSON,))
 
 
-def escalated(category: str, order_number: str | None, support_contact: str) -> Reply:
-    request = _REQUESTS.get(category, _REQUESTS["other"])
+def escalated(
+    category: str,
+    order_number: str | None,
+    *,
+    reference: str,
+    again: bool,
+    channel: str | None,
+    order_email_of: str | None,
+    support_contact: str,
+) -> Reply:
+    """The request named, the ticket's reference, and how the team will reach the shopper.
+
+    ``channel`` is set when the team can answer on the shopper's channel; ``order_email_of`` names the
+    verified order whose email they will write to otherwise."""
     if category == "human":
-        about = f" about order #{order_number}" if order_number else ""
-        opening = f"Of course. I've asked our team to get in touch with you{about}."
+        about = f" with order #{order_number}" if order_number else ""
+        opening = f"Of course — I'll get a person from our team to help you{about}."
     else:
-        order = f" (order #{order_number})" if order_number else ""
-        opening = (
-            f"I understand you'd like {request}{order}. I can't handle that myself, so I've passed "
-            "your request to our team."
+        request, joint = _REQUESTS.get(category, _REQUESTS["other"])
+        if order_number:
+            request = (
+                f"to cancel order #{order_number}"
+                if joint == "#"
+                else f"{request} {joint} order #{order_number}"
+            )
+        opening = f"I understand you'd like {request}. I can't do that myself, so I've passed it to our team."
+    if again:
+        ticket = Part(
+            f"I've added this to your request {reference}, so the team sees it.", f"Ref {reference}."
         )
-    text = (
-        f"{opening} They'll follow up here, or you can reach them at {support_contact}. Meanwhile I can "
-        "tell you where your order is and share tracking details."
+    else:
+        ticket = Part(f"Your reference is {reference}.", f"Ref {reference}.")
+    if channel is not None:
+        how = f"They'll get back to you {_BY_CHANNEL.get(channel, 'here')}."
+    elif order_email_of is not None:
+        how = f"They'll get back to you by email at the address on order #{order_email_of}."
+    else:
+        how = f"To be sure they can reach you, please write to {support_contact} and quote {reference}."
+    meanwhile = Part(
+        "Meanwhile I can tell you where your order is and share tracking details.", optional=True
     )
-    return Reply.plain(ReplyKind.ESCALATED, text, (TRACK,))
+    return Reply(ReplyKind.ESCALATED, (Part(opening), ticket, Part(how), meanwhile), (TRACK,))
+
+
+def confirm_ticket() -> Reply:
+    text = (
+        "That's something I can't help with myself: I can tell you where your order is and share tracking "
+        "details. Shall I pass your request to our team?"
+    )
+    return Reply.plain(ReplyKind.CONFIRM_TICKET, text, (YES_PASS_IT_ON, NO_THANKS))
+
+
+def ticket_declined() -> Reply:
+    text = "All right, I won't pass it on. I can still tell you where your order is."
+    return Reply.plain(ReplyKind.TICKET_DECLINED, text, (TRACK,))
 
 
 def order_answer(order: Order, question: Intent, not_arrived: bool, today: date) -> Reply:

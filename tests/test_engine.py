@@ -90,8 +90,67 @@ def test_an_email_verified_in_the_session_vouches_for_another_order():
 def test_escalation_attaches_only_a_verified_order():
     state = ConversationState(verified_orders=("1042",), current_order="1042")
     refund = understood(Intent.OUT_OF_SCOPE, topic=Topic.REFUND, order_number="9999")
-    assert step(state, refund).effects == (Escalate("refund", None),)
-    assert step(state, understood(Intent.HUMAN)).effects == (Escalate("human", "1042"),)
+    assert step(state, refund, new_reference="LUM-AAAAAA").effects == (
+        Escalate("LUM-AAAAAA", "refund", None, None),
+    )
+    assert step(state, understood(Intent.HUMAN), new_reference="LUM-BBBBBB").effects == (
+        Escalate("LUM-BBBBBB", "human", "1042", None),
+    )
+
+
+def test_an_escalation_plans_the_open_ticket_lookup_and_the_verified_order():
+    state = ConversationState(verified_orders=("1042",), current_order="1042")
+    refund = understood(Intent.OUT_OF_SCOPE, topic=Topic.REFUND)
+    assert engine.plan(state, refund) == Plan(look_up="1042", open_ticket_for="refund")
+    assert engine.plan(ConversationState(), refund) == Plan(open_ticket_for="refund")
+
+
+def test_an_open_ticket_of_the_same_kind_is_added_to():
+    outcome = step(
+        ConversationState(), understood(Intent.HUMAN), open_ticket="LUM-OPEN42", new_reference="LUM-NEW999"
+    )
+    [effect] = outcome.effects
+    assert effect.reference == "LUM-OPEN42"
+    assert "added this to your request LUM-OPEN42" in outcome.replies[0].text
+
+
+def test_the_contact_is_the_channels_address_else_the_verified_orders_email():
+    verified = ConversationState(verified_orders=("1042",), current_order="1042")
+    human = understood(Intent.HUMAN)
+    by_sms = step(verified, human, order=ORDER, channel="sms", contact_address="+15551230000")
+    on_the_web = step(verified, human, order=ORDER, channel="web")
+    anonymous = step(ConversationState(), human, channel="web")
+
+    assert by_sms.effects[0].contact == "+15551230000"
+    assert "by text message" in by_sms.replies[0].text
+    assert on_the_web.effects[0].contact == "Jane@Example.com"
+    assert "by email at the address on order #1042" in on_the_web.replies[0].text
+    assert anonymous.effects[0].contact is None
+    assert "write to help@acme.example" in anonymous.replies[0].text
+
+
+def test_a_vague_request_is_confirmed_before_a_ticket_is_opened():
+    other = understood(Intent.OUT_OF_SCOPE, topic=Topic.OTHER)
+    offer = step(ConversationState(), other)
+    assert offer.state.phase is Phase.CONFIRMING_TICKET and offer.effects == ()
+    assert [r.kind for r in offer.replies] == [ReplyKind.CONFIRM_TICKET]
+
+    accepted = step(offer.state, understood(Intent.UNKNOWN, answer="yes"), new_reference="LUM-YES123")
+    assert accepted.effects == (Escalate("LUM-YES123", "other", None, None),)
+    assert accepted.state.phase is Phase.IDLE
+
+
+def test_declining_the_offer_opens_no_ticket():
+    offer = step(ConversationState(), understood(Intent.OUT_OF_SCOPE, topic=Topic.OTHER))
+    declined = step(offer.state, understood(Intent.THANKS, answer="no"))
+    assert declined.effects == () and declined.state.phase is Phase.IDLE
+    assert [r.kind for r in declined.replies] == [ReplyKind.TICKET_DECLINED]
+
+
+def test_moving_on_lets_the_offer_lapse():
+    offer = step(ConversationState(), understood(Intent.OUT_OF_SCOPE, topic=Topic.OTHER))
+    moved_on = step(offer.state, understood(Intent.ORDER_STATUS))
+    assert moved_on.effects == () and moved_on.state.phase is Phase.AWAITING_ORDER_NUMBER
 
 
 def test_an_unavailable_source_keeps_the_question_open():

@@ -18,6 +18,7 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 from channels.app import create_app
 from channels.sms_text import segment_count, to_gsm7
 from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureRow
+from lumen_bot.tickets import list_tickets
 from tests.conftest import LiveServer, eventually
 
 TOKEN = "twilio-test-auth-token"
@@ -234,7 +235,19 @@ def test_an_opted_out_number_gets_no_reply_until_it_opts_in(twilio):
 
 def test_cancel_my_order_is_a_request_not_an_opt_out(twilio):
     [reply] = twilio.say("cancel my order")
-    assert "cancellation" in reply
+    assert "cancel your order" in reply
+
+
+def test_an_sms_escalation_gives_the_reference_and_says_the_team_will_text_back(twilio, orders):
+    [reply] = twilio.say("I want a refund")
+
+    [ticket] = list_tickets(orders)
+    assert ticket.reference in reply and "by text message" in reply
+    assert (
+        ticket.channel == "sms"
+        and ticket.contact == ticket.contact.strip()
+        and ticket.contact.startswith("+")
+    )
 
 
 def test_help_answers_with_the_shop_and_support_contact(twilio):

@@ -85,6 +85,7 @@ class EmailChannel:
             unreadable=not text,
             authenticated_sender=email.sender if email.authenticated else None,
             context_order_number=self._context_order_number(email),
+            contact_address=email.sender,
         )
         replies = await self._handler.handle_new(message)
         if replies is None:

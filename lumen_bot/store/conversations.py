@@ -18,7 +18,7 @@ from lumen_bot.messages import InboundMessage, Part, Reply, ReplyKind
 from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import run_query
 from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
-from lumen_bot.tickets import new_reference
+from lumen_bot.tickets import TRANSCRIPT_MESSAGES, render_transcript, summary
 from lumen_bot.understanding.model import Understanding
 
 _CONVERSATION = ConversationRow.__table__  # type: ignore[attr-defined]
@@ -51,7 +51,7 @@ _COUNT_FAILURES = select(
     func.count().filter(_SAME_ORDER),
     func.count().filter(_SAME_EMAIL),
 ).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
-_OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.summary).where(
+_OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.reference).where(
     _TICKET.c.conversation_id == bindparam("conversation_id"),
     _TICKET.c.category == bindparam("category"),
     _TICKET.c.status == "open",
@@ -59,9 +59,21 @@ _OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.summary).where(
 _ADD_TO_TICKET = (
     update(_TICKET)
     .where(_TICKET.c.id == bindparam("b_id"))
-    .values(summary=bindparam("summary"), order_number=bindparam("order_number"))
+    .values(
+        requests=_TICKET.c.requests + 1,
+        order_number=func.coalesce(bindparam("order_number"), _TICKET.c.order_number),
+        contact=func.coalesce(bindparam("contact"), _TICKET.c.contact),
+        transcript=bindparam("transcript"),
+        updated_at=bindparam("updated_at"),
+    )
 )
 _NEW_TICKET = insert(_TICKET)
+_RECENT_MESSAGES = (
+    select(_MESSAGE.c.text, _MESSAGE.c.replies, _MESSAGE.c.received_at)
+    .where(_MESSAGE.c.conversation_id == bindparam("conversation_id"))
+    .order_by(_MESSAGE.c.id.desc())
+    .limit(TRANSCRIPT_MESSAGES)
+)
 
 
 class SqlConversationStore:
@@ -94,6 +106,9 @@ class SqlConversationStore:
             tuple(effects),
             now,
         )
+
+    async def open_ticket(self, conversation_id: int, category: str) -> str | None:
+        return await run_query(self._engine, self._open_ticket, conversation_id, category)
 
     async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
         return await run_query(self._engine, self._replies_for, channel, provider_message_id)
@@ -186,6 +201,12 @@ class SqlConversationStore:
             raise ConcurrentUpdate(message.conversation_key)
         return snapshot.conversation_id
 
+    def _open_ticket(self, conversation_id: int, category: str) -> str | None:
+        params = {"conversation_id": conversation_id, "category": category}
+        with self._engine.connect() as connection:
+            row = connection.execute(_OPEN_TICKET, params).first()
+        return None if row is None else str(row.reference)
+
     def _replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
         params = {"channel": channel, "provider_message_id": provider_message_id}
         with self._engine.connect() as connection:
@@ -224,26 +245,40 @@ def _open_ticket(
     connection: Connection, conversation_id: int, message: InboundMessage, effect: Escalate, now: datetime
 ) -> None:
     """One open ticket per conversation and category: asking again adds to it."""
+    recent = connection.execute(_RECENT_MESSAGES, {"conversation_id": conversation_id}).all()
+    transcript = render_transcript(
+        [(row.text, row.received_at, _load_replies(row.replies)) for row in reversed(recent)]
+    )
     existing = connection.execute(
         _OPEN_TICKET, {"conversation_id": conversation_id, "category": effect.category}
     ).first()
     if existing is not None:
-        summary = f"{existing.summary}\n{message.text}"
         connection.execute(
-            _ADD_TO_TICKET, {"b_id": existing.id, "summary": summary, "order_number": effect.order_number}
+            _ADD_TO_TICKET,
+            {
+                "b_id": existing.id,
+                "order_number": effect.order_number,
+                "contact": effect.contact,
+                "transcript": transcript,
+                "updated_at": now,
+            },
         )
         return
     connection.execute(
         _NEW_TICKET,
         {
-            "reference": new_reference(),
+            "reference": effect.reference,
             "conversation_id": conversation_id,
             "channel": message.channel,
             "category": effect.category,
             "order_number": effect.order_number,
-            "summary": message.text,
+            "contact": effect.contact,
+            "summary": summary(effect.category, effect.order_number),
+            "transcript": transcript,
+            "requests": 1,
             "status": "open",
             "created_at": now,
+            "updated_at": now,
         },
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -77,6 +78,10 @@ class Understanding(BaseModel):
     not_arrived: bool = Field(
         default=False,
         description="True when the shopper says the order has not arrived, is late, lost or cannot be found.",
+    )
+    answer: Literal["yes", "no"] | None = Field(
+        default=None,
+        description="When the message answers a yes-or-no question of the assistant: yes or no; else null.",
     )
     language: str | None = Field(
         default=None,

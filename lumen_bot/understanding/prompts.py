@@ -27,6 +27,7 @@ _PLACEHOLDERS = {SYSTEM_FILE: ("{shop_name}", "{examples}"), USER_FILE: ("{last_
 _LAST_QUESTIONS: dict[str, str] = {
     ReplyKind.ASK_ORDER_NUMBER: "The assistant has just asked the shopper for their order number.",
     ReplyKind.ASK_EMAIL: "The assistant has just asked the shopper for the email address on their order.",
+    ReplyKind.CONFIRM_TICKET: "The assistant has just asked whether to pass the request to the shop's team.",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from lumen_bot.identifiers import normalize_order_number
 from lumen_bot.messages import ReplyKind
@@ -417,6 +418,13 @@ _FILLER = frozenset({
 # fmt: on
 _UPPER_WORD = re.compile(r"[A-Z]+")
 _STARTS_WITH_LETTER = re.compile(r"[A-Z]")
+_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|ya|y|sure|ok|okay|k|please do|please|go ahead|do it|pass it on|of course"
+    r"|absolutely|definitely|correct|right)\b"
+)
+_NO = re.compile(
+    r"^\W*(?:no|nope|nah|n|no thanks|not now|dont|do not|never mind|nevermind|forget it)\b(?! idea| clue)"
+)
 
 # --- How sure the rules are -----------------------------------------------------------------------------
 
@@ -478,10 +486,18 @@ class RuleUnderstander:
             words.upper(), expecting_one=last_question == ReplyKind.ASK_ORDER_NUMBER
         )
         intent, topic, not_arrived, strong = self._intent(words, order_number=order_number, email=email)
+        # "Sure! 1042" gives the number; a yes or no is a message with nothing else in it.
+        answer = None if order_number or email else _answer(words)
         understanding = Understanding(
-            intent=intent, topic=topic, order_number=order_number, email=email, not_arrived=not_arrived
+            intent=intent,
+            topic=topic,
+            order_number=order_number,
+            email=email,
+            not_arrived=not_arrived,
+            answer=answer,
         )
-        return Reading(understanding, sure=strong and _plain_english(text, words))
+        sure = (strong or answer is not None) and _plain_english(text, words)
+        return Reading(understanding, sure=sure)
 
     def _find_order_number(self, text: str, *, expecting_one: bool) -> str | None:
         """The first order number that is marked as one; else a bare number that can only be one."""
@@ -576,6 +592,17 @@ class RuleUnderstander:
         if _GREETING.search(words):
             return Intent.GREETING, None, False, short
         return Intent.UNKNOWN, None, False, False
+
+
+def _answer(words: str) -> Literal["yes", "no"] | None:
+    """Yes or no, when a short message is one: "yes please", "sure, go ahead", "no thanks", "nope"."""
+    if len(words.split()) > _SHORT_MESSAGE_WORDS:
+        return None
+    if _NO.match(words):
+        return "no"
+    if _YES.match(words):
+        return "yes"
+    return None
 
 
 def _plain_english(text: str, words: str) -> bool:
