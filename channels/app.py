@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from channels import twilio, web, whatsapp_cloud
+from channels import admin, ticket_sinks, twilio, web, whatsapp_cloud
 from channels.email import outbound as email_outbound
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
@@ -27,6 +27,7 @@ from lumen_bot.ports import ReplySender
 from lumen_bot.runtime import build_runtime
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.opt_outs import OptOuts
+from lumen_bot.tickets import TicketDesk
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +44,28 @@ def create_app(
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     runtime = build_runtime(settings, engine=engine, clock=clock)
-    outbox, senders = build_outbox(settings, runtime.engine, clock)
+    sinks, sink_senders = ticket_sinks.build(settings)
+    outbox, senders = build_outbox(settings, runtime.engine, clock, extra=sink_senders)
+    desk = TicketDesk(runtime.engine, outbox, sinks, **({"clock": clock} if clock else {}))
+    log.info("ticket sinks", extra={"sinks": list(desk.sinks) or None})
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Messages that could not go out earlier (an outage, a restart) are retried from here.
-        retries = asyncio.create_task(outbox.run())
+        # Messages that could not go out earlier (an outage, a restart) are retried from here, and new
+        # tickets are handed to the outbox for every sink.
+        loops = [asyncio.create_task(outbox.run()), asyncio.create_task(desk.run())]
         try:
             yield
         finally:
-            retries.cancel()
+            for loop in loops:
+                loop.cancel()
             for sender in senders:
                 await sender.aclose()
 
     app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.outbox = outbox
+    app.state.tickets = desk
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
     )
@@ -75,6 +82,11 @@ def create_app(
         # Counts only — understandings by understander, LLM tokens and latency — no personal data.
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
+    admin_token = _secret(settings.admin_token)
+    if admin_token is not None:
+        app.include_router(admin.router(runtime.engine, admin_token, clock or _now))
+    else:
+        log.info("admin routes off: LUMEN_ADMIN_TOKEN is not set")
     app.include_router(web.router(runtime.handler, settings.max_text_length))
     app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))
     app.include_router(whatsapp_cloud.router(runtime.handler, outbox, settings))
@@ -92,9 +104,14 @@ def create_app(
 
 
 def build_outbox(
-    settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    extra: Mapping[str, ReplySender] | None = None,
 ) -> tuple[Outbox, list[ReplySender]]:
-    """The outbox with a sender for every provider API that is configured, and those senders."""
+    """The outbox with a sender for every provider API that is configured (and the ``extra`` ones of
+    ticket sinks), and those senders."""
     senders = {
         via: sender
         for via, sender in (
@@ -104,10 +121,15 @@ def build_outbox(
         )
         if sender is not None
     }
+    senders.update(extra or {})
     options = {"clock": clock} if clock else {}
     return Outbox(engine, senders, max_attempts=settings.outbox_max_attempts, **options), list(
         senders.values()
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,7 +22,15 @@ from lumen_bot.orders.importer import ImportFailed, import_file
 from lumen_bot.runtime import build_runtime, build_understander
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.database import make_engine
-from lumen_bot.tickets import list_tickets
+from lumen_bot.tickets import (
+    CATEGORIES,
+    STATUSES,
+    Ticket,
+    close_ticket,
+    get_ticket,
+    list_tickets,
+    ticket_text,
+)
 from lumen_bot.understanding.hybrid import explain
 from lumen_bot.understanding.prompts import PromptError
 
@@ -97,8 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     tickets = commands.add_parser("tickets", help="escalations for the shop's team")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
     listing = ticket_commands.add_parser("list", help="list tickets, newest first")
-    listing.add_argument("--status", choices=["open", "closed"])
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--category", choices=CATEGORIES)
     listing.set_defaults(run=_tickets)
+    showing = ticket_commands.add_parser("show", help="one ticket: facts, conversation, deliveries")
+    showing.add_argument("reference")
+    showing.set_defaults(run=_ticket_show)
+    closing = ticket_commands.add_parser("close", help="close a ticket")
+    closing.add_argument("reference")
+    closing.set_defaults(run=_ticket_close)
     return parser
 
 
@@ -219,14 +235,36 @@ def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _tickets(args: argparse.Namespace, settings: Settings) -> int:
-    tickets = list_tickets(make_engine(settings.database_url), status=args.status)
+    tickets = list_tickets(make_engine(settings.database_url), status=args.status, category=args.category)
     if not tickets:
         print("No tickets.")
     for ticket in tickets:
         order = f"#{ticket.order_number}" if ticket.order_number else "-"
-        summary = ticket.summary.splitlines()[0][:60]
         columns = (ticket.reference, f"{ticket.status:<6}", f"{ticket.category:<14}", f"{ticket.channel:<9}")
-        print("  ".join((*columns, f"{order:<8}", f"{ticket.created_at:%Y-%m-%d %H:%M}", summary)))
+        print("  ".join((*columns, f"{order:<8}", f"{ticket.created_at:%Y-%m-%d %H:%M}", ticket.summary)))
+    return 0
+
+
+def _ticket_show(args: argparse.Namespace, settings: Settings) -> int:
+    ticket = get_ticket(make_engine(settings.database_url), args.reference)
+    return _print_ticket(ticket, args.reference)
+
+
+def _ticket_close(args: argparse.Namespace, settings: Settings) -> int:
+    ticket = close_ticket(make_engine(settings.database_url), args.reference, datetime.now(UTC))
+    return _print_ticket(ticket, args.reference)
+
+
+def _print_ticket(ticket: Ticket | None, reference: str) -> int:
+    if ticket is None:
+        print(f"lumen: no ticket {reference}", file=sys.stderr)
+        return 1
+    print(f"Status: {ticket.status}")
+    print(ticket_text(ticket))
+    print("\nDeliveries:" if ticket.deliveries else "\nDeliveries: none (no sink configured, or not yet)")
+    for delivery in ticket.deliveries:
+        error = f"  last error: {delivery.last_error}" if delivery.last_error else ""
+        print(f"  {delivery.sink:<15} {delivery.status:<8} attempts {delivery.attempts}{error}")
     return 0
 
 

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
     outbox_max_attempts: int = Field(default=8, ge=1)
 
+    # The admin routes (GET /api/tickets …) answer only with "Authorization: Bearer <this>".
+    admin_token: SecretStr | None = None
+    # Ticket sinks, any number at once: a webhook (JSON, signed with HMAC-SHA256), the support inbox
+    # (through the SMTP settings above), Zendesk (API token of an agent).
+    ticket_webhook_url: str | None = None
+    ticket_webhook_secret: SecretStr | None = None
+    ticket_email_to: str | None = None
+    zendesk_url: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+
     # Any OpenAI-compatible server: OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp (LUMEN_LLM_BASE_URL).
     llm_model: str | None = None
     llm_base_url: str | None = None
@@ -106,6 +117,27 @@ class Settings(BaseSettings):
     def _model_for_llm_modes(self) -> Settings:
         if self.understanding in ("llm", "hybrid") and not self.llm_model:
             raise ValueError(f"LUMEN_UNDERSTANDING={self.understanding} needs LUMEN_LLM_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _complete_ticket_sinks(self) -> Settings:
+        # A sink half configured would drop tickets silently; better to refuse to start.
+        needs = {
+            "LUMEN_TICKET_WEBHOOK_URL": (self.ticket_webhook_url, ("LUMEN_TICKET_WEBHOOK_SECRET",)),
+            "LUMEN_TICKET_EMAIL_TO": (self.ticket_email_to, ("LUMEN_SMTP_HOST", "LUMEN_EMAIL_FROM")),
+            "LUMEN_ZENDESK_URL": (self.zendesk_url, ("LUMEN_ZENDESK_EMAIL", "LUMEN_ZENDESK_API_TOKEN")),
+        }
+        values = {
+            "LUMEN_TICKET_WEBHOOK_SECRET": self.ticket_webhook_secret,
+            "LUMEN_SMTP_HOST": self.smtp_host,
+            "LUMEN_EMAIL_FROM": self.email_from,
+            "LUMEN_ZENDESK_EMAIL": self.zendesk_email,
+            "LUMEN_ZENDESK_API_TOKEN": self.zendesk_api_token,
+        }
+        for name, (value, required) in needs.items():
+            missing = [other for other in required if value and not values[other]]
+            if missing:
+                raise ValueError(f"{name} needs {' and '.join(missing)}")
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ def test_understand_prints_one_json_object(run):
         "order_number": "1042",
         "email": None,
         "not_arrived": False,
+        "answer": None,
         "language": None,
     }
 
@@ -169,10 +171,29 @@ def test_demo_loads_once_and_if_empty_respects_existing_orders(run):
 
 
 def test_tickets_list_shows_escalations(run):
-    run("chat", stdin="I want a refund\n")
+    run("chat", stdin="I want a refund\nCan I talk to a person?\n")
     result = run("tickets", "list")
     assert result.returncode == 0
     assert "refund" in result.stdout and "LUM-" in result.stdout
+    assert "refund" not in run("tickets", "list", "--category", "human").stdout
+
+
+def test_tickets_show_prints_the_conversation_and_close_closes(run):
+    chatted = run("chat", stdin="The vase arrived broken\n")
+    [reference] = set(re.findall(r"LUM-[A-Z0-9]{6}", chatted.stdout))
+
+    shown = run("tickets", "show", reference)
+    closed = run("tickets", "close", reference)
+
+    assert shown.returncode == 0 and "Request: Damaged item" in shown.stdout
+    assert "Shopper: The vase arrived broken" in shown.stdout
+    assert closed.returncode == 0 and "Status: closed" in closed.stdout
+    assert run("tickets", "list", "--status", "open").stdout.strip() == "No tickets."
+
+
+def test_tickets_show_of_an_unknown_reference_fails(run):
+    result = run("tickets", "show", "LUM-XXXXXX")
+    assert result.returncode == 1 and "no ticket LUM-XXXXXX" in result.stderr
 
 
 def test_an_invalid_setting_is_reported_by_name(run, monkeypatch):

@@ -78,3 +78,21 @@ def test_llm_understanding_without_a_model_is_refused(monkeypatch, mode):
     monkeypatch.setenv("LUMEN_UNDERSTANDING", mode)
     with pytest.raises(ValidationError, match="needs LUMEN_LLM_MODEL"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({"LUMEN_TICKET_WEBHOOK_URL": "https://hooks.example/lumen"}, "LUMEN_TICKET_WEBHOOK_SECRET"),
+        ({"LUMEN_TICKET_EMAIL_TO": "support@acme.example"}, "LUMEN_SMTP_HOST and LUMEN_EMAIL_FROM"),
+        (
+            {"LUMEN_ZENDESK_URL": "https://acme.zendesk.com"},
+            "LUMEN_ZENDESK_EMAIL and LUMEN_ZENDESK_API_TOKEN",
+        ),
+    ],
+)
+def test_a_half_configured_ticket_sink_is_refused(monkeypatch, given, missing):
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=missing):
+        load_settings()
