@@ -16,11 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from channels import admin, ticket_sinks, twilio, web, whatsapp_cloud
+from channels import admin, ticket_sinks, twilio, web, whatsapp_cloud, widget
 from channels.email import outbound as email_outbound
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
-from channels.http_guards import BodyLimit, RequestContext
+from channels.http_guards import BodyLimit, PathCors, RequestContext
 from lumen_bot.logs import configure_logging
 from lumen_bot.outbox import Outbox
 from lumen_bot.ports import ReplySender
@@ -69,6 +69,7 @@ def create_app(
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
     )
+    app.add_middleware(PathCors, paths={"/api/chat"}, origins=settings.widget_origins)
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected)
@@ -87,7 +88,9 @@ def create_app(
         app.include_router(admin.router(runtime.engine, admin_token, clock or _now))
     else:
         log.info("admin routes off: LUMEN_ADMIN_TOKEN is not set")
-    app.include_router(web.router(runtime.handler, settings.max_text_length))
+    rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
+    app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
+    app.include_router(widget.router(settings))
     app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))
     app.include_router(whatsapp_cloud.router(runtime.handler, outbox, settings))
     app.include_router(

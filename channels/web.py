@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, Field, StrictStr
 
 from lumen_bot.conversation import ConversationHandler
@@ -44,10 +49,31 @@ def new_session() -> str:
     return secrets.token_urlsafe(32)
 
 
-def router(handler: ConversationHandler, max_text_length: int) -> APIRouter:
+class RateLimit:
+    """At most ``rate`` messages per client (IP address), counted in a moving window by the limits
+    library; the storage may be shared by several workers (redis://)."""
+
+    def __init__(self, rate: str, storage_uri: str = "memory://") -> None:
+        self._item = parse(rate)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def __call__(self, request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        if self._limiter.hit(self._item, CHANNEL, client):
+            return
+        reset = self._limiter.get_window_stats(self._item, CHANNEL, client).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        raise HTTPException(
+            429,
+            f"Too many messages in a short time. Please wait {wait} seconds and try again.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateLimit) -> APIRouter:
     api = APIRouter()
 
-    @api.post("/api/chat", response_model=ChatResponse)
+    @api.post("/api/chat", response_model=ChatResponse, dependencies=[Depends(rate_limit)])
     async def chat(body: ChatRequest) -> ChatResponse:
         text = clean_text(body.text)
         if not text:

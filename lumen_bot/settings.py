@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -77,6 +79,15 @@ class Settings(BaseSettings):
     # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
     outbox_max_attempts: int = Field(default=8, ge=1)
 
+    # Storefronts allowed to call POST /api/chat from the browser (CORS), comma-separated origins such as
+    # "https://shop.example,https://www.shop.example"; the page Lumen serves itself needs none.
+    widget_origins: Annotated[list[str], NoDecode] = []
+    # Messages one client (IP address) may send to POST /api/chat, in the syntax of the limits library.
+    chat_rate_limit: str = "20/minute"
+    # Where the counts live: memory:// (one process) or redis://host:6379 (shared by workers; needs the
+    # redis package).
+    rate_limit_storage: str = "memory://"
+
     # The admin routes (GET /api/tickets …) answer only with "Authorization: Bearer <this>".
     admin_token: SecretStr | None = None
     # Ticket sinks, any number at once: a webhook (JSON, signed with HMAC-SHA256), the support inbox
@@ -112,6 +123,29 @@ class Settings(BaseSettings):
         except re.error as error:
             raise ValueError(f"not a valid regular expression: {error}") from error
         return pattern
+
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for origin in value:
+                parsed = urlsplit(str(origin))
+                if origin != "*" and (
+                    parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path
+                ):
+                    raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
+        return value
+
+    @field_validator("chat_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as error:
+            raise ValueError(f"not a rate such as 20/minute: {value!r}") from error
+        return value
 
     @model_validator(mode="after")
     def _model_for_llm_modes(self) -> Settings:
