@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lumen_bot.messages import ReplyKind
+from lumen_bot.orders.importer import import_file
 
 JANE = "jane.doe@example.com"
 
@@ -50,10 +51,23 @@ def test_a_cancelled_order_says_it_was_cancelled(chat):
     assert "was cancelled" in answer
 
 
-def test_no_tracking_link_is_invented_when_the_data_has_none(chat):
+def test_a_missing_tracking_link_is_the_named_carriers_own_page(chat):
     answer = chat("order 5005 late@example.net")
-    assert "AB123456789GB" in answer
-    assert "http" not in answer
+    assert "Royal Mail tracking number AB123456789GB" in answer
+    assert "Track it: https://www.royalmail.com/track-your-item#/tracking-results/AB123456789GB" in answer
+
+
+def test_no_tracking_link_is_invented_for_a_carrier_lumen_does_not_know(chat, orders, tmp_path):
+    courier = tmp_path / "courier.csv"
+    courier.write_text(
+        "order_number,email,status,carrier,tracking_number\n"
+        "7007,sam@example.org,shipped,Speedy Couriers,SC-55501\n"
+    )
+    import_file(orders, courier)
+
+    answer = chat("order 7007 sam@example.org")
+
+    assert "Speedy Couriers tracking number SC-55501" in answer and "http" not in answer
 
 
 def test_not_arrived_on_a_delivered_order_says_so_and_offers_the_team(chat):
