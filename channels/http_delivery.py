@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import math
 
 import httpx
 
 from lumen_bot.ports import SendFailed
+from lumen_bot.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +33,3 @@ def refusal(
 def unreachable(service: str, error: httpx.RequestError) -> SendFailed:
     log.warning(f"{service} unreachable", extra={"error": type(error).__name__})
     return SendFailed(f"{service} unreachable: {type(error).__name__}")
-
-
-def retry_after_seconds(retry_after: str | None) -> float | None:
-    """The delay of a ``Retry-After`` header in seconds (its date form is left to the backoff)."""
-    if retry_after is None:
-        return None
-    try:
-        seconds = float(retry_after)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None

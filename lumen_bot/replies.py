@@ -145,7 +145,8 @@ def text_only() -> Reply:
 
 def unavailable(support_contact: str) -> Reply:
     text = (
-        f"I can't look orders up right now. Please try again in a few minutes, or contact {support_contact}."
+        "I can't look orders up right now. Please try again in a few minutes, or I can pass this to our "
+        f"team (you can also reach them at {support_contact})."
     )
     return Reply.plain(ReplyKind.UNAVAILABLE, text, (PERSON,))
 
@@ -350,4 +351,7 @@ def _shipment_facts(shipment: Shipment, label: tuple[str, str] | None, with_esti
         parts.append(Part(f"{', '.join(long)}.", brief))
     if shipment.tracking_url:
         parts.append(Part(f"Track it: {shipment.tracking_url}", shipment.tracking_url, optional=True))
+    if shipment.last_update and shipment.status is not OrderStatus.DELIVERED:
+        moment = shipment.last_update
+        parts.append(Part(f"Last carrier update: {moment:%b} {moment.day}.", optional=True))
     return parts

@@ -11,7 +11,11 @@ from sqlalchemy import Engine
 
 from lumen_bot.conversation import ConversationHandler, Limits
 from lumen_bot.engine import Policy
+from lumen_bot.orders.http_source import HttpOrderSource
+from lumen_bot.orders.remote import CachedSource, CarrierLinks
+from lumen_bot.orders.shopify import ShopifySource
 from lumen_bot.orders.source import SqlOrderSource
+from lumen_bot.orders.woocommerce import WooCommerceSource
 from lumen_bot.ports import OrderSource, Understander
 from lumen_bot.settings import Settings
 from lumen_bot.store.conversations import SqlConversationStore
@@ -46,6 +50,30 @@ def build_understander(settings: Settings, metrics: CollectorRegistry | None = N
     )
 
 
+def build_order_source(settings: Settings, engine: Engine) -> OrderSource:
+    """The configured source of orders, with carrier links filled in; a live platform's orders cached."""
+    timeout = settings.order_source_timeout_seconds
+    live: OrderSource
+    if settings.order_source == "shopify":
+        assert settings.shopify_store_url and settings.shopify_access_token  # checked by Settings
+        token = settings.shopify_access_token.get_secret_value()
+        live = ShopifySource(settings.shopify_store_url, token, settings.shopify_api_version, timeout=timeout)
+    elif settings.order_source == "woocommerce":
+        assert settings.woocommerce_url and settings.woocommerce_consumer_key
+        assert settings.woocommerce_consumer_secret
+        secret = settings.woocommerce_consumer_secret.get_secret_value()
+        live = WooCommerceSource(
+            settings.woocommerce_url, settings.woocommerce_consumer_key, secret, timeout=timeout
+        )
+    elif settings.order_source == "http":
+        assert settings.order_http_url
+        token = settings.order_http_token.get_secret_value() if settings.order_http_token else None
+        live = HttpOrderSource(settings.order_http_url, token, timeout=timeout)
+    else:
+        return CarrierLinks(SqlOrderSource(engine))
+    return CachedSource(CarrierLinks(live), settings.order_cache_seconds)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -59,7 +87,7 @@ def build_runtime(
     metrics = CollectorRegistry()
     handler = ConversationHandler(
         understander=build_understander(settings, metrics),
-        orders=orders or SqlOrderSource(engine),
+        orders=orders or build_order_source(settings, engine),
         store=store,
         messages=store,
         failures=store,

@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     # redis package).
     rate_limit_storage: str = "memory://"
 
+    # Where orders come from: Lumen's own database (imported), or the shop's platform, live.
+    order_source: Literal["database", "shopify", "woocommerce", "http"] = "database"
+    # Each lookup, retries included, ends within this; then the shopper hears "try again in a few minutes".
+    order_source_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Orders found are kept this long, so follow-ups in a conversation do not call the platform again.
+    order_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    shopify_store_url: str | None = None
+    shopify_access_token: SecretStr | None = None
+    shopify_api_version: str = "2025-10"
+    woocommerce_url: str | None = None
+    woocommerce_consumer_key: str | None = None
+    woocommerce_consumer_secret: SecretStr | None = None
+    order_http_url: str | None = None
+    order_http_token: SecretStr | None = None
+
     # The admin routes (GET /api/tickets …) answer only with "Authorization: Bearer <this>".
     admin_token: SecretStr | None = None
     # Ticket sinks, any number at once: a webhook (JSON, signed with HMAC-SHA256), the support inbox
@@ -151,6 +166,26 @@ class Settings(BaseSettings):
     def _model_for_llm_modes(self) -> Settings:
         if self.understanding in ("llm", "hybrid") and not self.llm_model:
             raise ValueError(f"LUMEN_UNDERSTANDING={self.understanding} needs LUMEN_LLM_MODEL")
+        return self
+
+    @model_validator(mode="after")
+    def _order_source_settings(self) -> Settings:
+        required = {
+            "database": {},
+            "shopify": {
+                "LUMEN_SHOPIFY_STORE_URL": self.shopify_store_url,
+                "LUMEN_SHOPIFY_ACCESS_TOKEN": self.shopify_access_token,
+            },
+            "woocommerce": {
+                "LUMEN_WOOCOMMERCE_URL": self.woocommerce_url,
+                "LUMEN_WOOCOMMERCE_CONSUMER_KEY": self.woocommerce_consumer_key,
+                "LUMEN_WOOCOMMERCE_CONSUMER_SECRET": self.woocommerce_consumer_secret,
+            },
+            "http": {"LUMEN_ORDER_HTTP_URL": self.order_http_url},
+        }[self.order_source]
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ValueError(f"LUMEN_ORDER_SOURCE={self.order_source} needs {' and '.join(missing)}")
         return self
 
     @model_validator(mode="after")

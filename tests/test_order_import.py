@@ -41,7 +41,7 @@ def stored(engine: Engine) -> dict[str, Order]:
     by_order: dict[int, list[Shipment]] = defaultdict(list)
     for shipment in shipments:
         by_order[shipment["order_id"]].append(
-            Shipment(**{name: shipment[name] for name in Shipment.model_fields})
+            Shipment(**{name: shipment[name] for name in Shipment.model_fields if name in shipment})
         )
     return {
         order["number"]: Order(

@@ -386,7 +386,7 @@ def _replace_shipments(connection: Connection, orders: Sequence[Order], ids: dic
         chunk = order_ids[start : start + _CHUNK]
         connection.execute(delete(_SHIPMENTS).where(_SHIPMENTS.c.order_id.in_(chunk)))
     values = [
-        shipment.model_dump()
+        shipment.model_dump(exclude={"last_update"})  # a live source's field; imports have none
         | {"status": shipment.status.value, "order_id": ids[order.number], "position": position}
         for order in orders
         for position, shipment in enumerate(order.shipments)

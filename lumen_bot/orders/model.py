@@ -25,6 +25,8 @@ class Shipment(BaseModel):
     tracking_number: str | None = None
     tracking_url: str | None = None
     estimated_delivery: date | None = None
+    last_update: datetime | None = None
+    """When the carrier last reported on the parcel, when the source says."""
 
 
 class Order(BaseModel):
