@@ -88,9 +88,6 @@ class LlmUnderstander:
     def model(self) -> str:
         return self._model
 
-    async def understand(self, text: str, *, last_question: str | None = None) -> Understanding:
-        return (await self.ask(text, last_question=last_question)).understanding
-
     async def ask(self, text: str, *, last_question: str | None = None) -> LlmAnswer:
         """The model's understanding of ``text``; raises :class:`LlmFailed`."""
         messages = self._prompts.messages(shop_name=self._shop_name, text=text, last_question=last_question)
