@@ -1,78 +1,342 @@
-"""The composition root of the HTTP server: ``create_app(settings)`` wires every channel to the core."""
+"""The composition root: the one place that reads the settings and picks the adapter behind every port.
+
+:func:`build_runtime` assembles the core — the database and its stores, the order source, understanding,
+the conversation handler, the outbox with a sender per provider, the ticket desk — and :func:`create_app`
+serves it over HTTP. The console script (``channels/cli.py``) runs on the same runtime. No other module
+of ``channels`` imports the SQL store or SQLAlchemy: the channels get ports and services from here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from starlette.responses import Response
 
-from channels import admin, ticket_sinks, twilio, web, whatsapp_cloud, widget
-from channels.email import outbound as email_outbound
+from channels import admin, twilio, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
+from channels.email.outbound import SmtpSender
+from channels.http_errors import invalid_request, unexpected_error
 from channels.http_guards import BodyLimit, PathCors, RequestContext
-from lumen_bot.logs import configure_logging
-from lumen_bot.outbox import Outbox
-from lumen_bot.ports import ReplySender
-from lumen_bot.runtime import build_runtime
-from lumen_bot.settings import Settings, load_settings
-from lumen_bot.store.opt_outs import OptOuts
-from lumen_bot.tickets import TicketDesk
-
-log = logging.getLogger(__name__)
+from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
+from lumen_bot.domain.clock import Clock, utc_now
+from lumen_bot.domain.engine import Policy
+from lumen_bot.domain.rules import RuleUnderstander
+from lumen_bot.llm.extractor import LlmUnderstander, openai_client
+from lumen_bot.llm.prompts import PromptError, load_prompts
+from lumen_bot.logs import configure_logging, silence_model_output
+from lumen_bot.metrics import UnderstandingMetrics
+from lumen_bot.orders.http_source import HttpOrderSource
+from lumen_bot.orders.remote import CachedSource, CarrierLinks
+from lumen_bot.orders.shopify import ShopifySource
+from lumen_bot.orders.woocommerce import WooCommerceSource
+from lumen_bot.ports import (
+    ExplainingUnderstander,
+    OptOuts,
+    OrderBook,
+    OrderSource,
+    ReplySender,
+    SeenTokens,
+    TicketSink,
+    TicketStore,
+)
+from lumen_bot.services.background import Background
+from lumen_bot.services.conversation import ConversationHandler, Limits
+from lumen_bot.services.hybrid import HybridUnderstander
+from lumen_bot.services.outbox import Outbox
+from lumen_bot.services.ticket_desk import TicketDesk
+from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
+from lumen_bot.store.conversations import SqlConversationStore
+from lumen_bot.store.database import Database, make_engine
+from lumen_bot.store.opt_outs import SqlOptOuts
+from lumen_bot.store.orders import SqlOrderBook, SqlOrderSource
+from lumen_bot.store.outbox import SqlOutboxStore
+from lumen_bot.store.seen_tokens import SqlSeenTokens
+from lumen_bot.store.tickets import SqlTicketStore
 
 # Generous for any chat message or provider webhook, small enough that no client can exhaust memory.
 MAX_BODY_BYTES = 256 * 1024
+# At shutdown, replies still being prepared (a late Twilio reply) get this long to go out.
+_SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything the channels use, built from one set of settings; :meth:`aclose` releases it all."""
+
+    settings: Settings
+    clock: Clock
+    handler: ConversationHandler
+    understander: ExplainingUnderstander
+    outbox: Outbox
+    desk: TicketDesk
+    tickets: TicketStore
+    order_book: OrderBook
+    opt_outs: OptOuts
+    seen_tokens: SeenTokens
+    metrics: CollectorRegistry
+    background: Background = field(default_factory=Background)
+    resources: AsyncExitStack = field(default_factory=AsyncExitStack)
+    """Closes, in reverse order of opening: senders, order source and model clients, the database."""
+
+    async def aclose(self) -> None:
+        """Finish background work, then close every client and the database."""
+        await self.background.stop(_SHUTDOWN_GRACE_SECONDS)
+        await self.resources.aclose()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    orders: OrderSource | None = None,
+    clock: Clock = utc_now,
+) -> Runtime:
+    """The core for ``settings``; ``engine`` and ``orders`` replace the configured database and source
+    (the caller then keeps ownership of ``engine``)."""
+    resources = AsyncExitStack()
+    if engine is None:
+        engine = make_engine(settings.database_url)
+        resources.push_async_callback(asyncio.to_thread, engine.dispose)
+    database = Database(engine)
+    resources.push_async_callback(database.aclose)
+    metrics = CollectorRegistry()
+    understander = build_understander(settings, metrics, resources)
+    store = SqlConversationStore(database)
+    handler = ConversationHandler(
+        understander=understander,
+        orders=orders or build_order_source(settings, database, resources),
+        store=store,
+        messages=store,
+        failures=store,
+        policy=Policy(
+            shop_name=settings.shop_name,
+            support_contact=settings.support_contact,
+            idle_after=timedelta(minutes=settings.session_idle_minutes),
+        ),
+        limits=Limits(
+            per_conversation=settings.verify_max_failures,
+            per_order=settings.verify_max_failures_per_order,
+            per_email=settings.verify_max_failures_per_email,
+            window=timedelta(minutes=settings.verify_window_minutes),
+        ),
+        max_text_length=settings.max_text_length,
+        clock=clock,
+    )
+    sinks, sink_senders = build_sinks(settings)
+    senders = {**build_senders(settings), **sink_senders}
+    for sender in senders.values():
+        resources.push_async_callback(sender.aclose)
+    outbox = build_outbox(settings, database, senders, clock)
+    tickets = SqlTicketStore(database)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        handler=handler,
+        understander=understander,
+        outbox=outbox,
+        desk=TicketDesk(tickets, outbox, sinks, clock=clock),
+        tickets=tickets,
+        order_book=SqlOrderBook(database),
+        opt_outs=SqlOptOuts(database),
+        seen_tokens=SqlSeenTokens(database),
+        metrics=metrics,
+        resources=resources,
+    )
+
+
+def build_understander(
+    settings: Settings, metrics: CollectorRegistry | None = None, resources: AsyncExitStack | None = None
+) -> ExplainingUnderstander:
+    """The rules alone, or with an LLM for what they are unsure of (hybrid) or for everything (llm).
+
+    Raises :class:`ConfigurationError` when the prompt files are missing or invalid: better at start-up
+    than on a shopper's message. The model's client is closed with ``resources``."""
+    rules = RuleUnderstander(settings.order_number_pattern)
+    if settings.understanding_mode == "rules":
+        return rules
+    llm = build_llm_understander(settings)
+    if resources is not None:
+        resources.push_async_callback(llm.aclose)
+    return HybridUnderstander(
+        rules,
+        llm,
+        monitor=UnderstandingMetrics(metrics or CollectorRegistry()),
+        always_llm=settings.understanding_mode == "llm",
+    )
+
+
+def build_llm_understander(settings: Settings) -> LlmUnderstander:
+    silence_model_output()
+    try:
+        prompts = load_prompts(settings.prompts_dir)
+    except PromptError as error:
+        raise ConfigurationError(f"the prompt files (LUMEN_PROMPTS_DIR) are not usable: {error}") from error
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LlmUnderstander(
+        openai_client(
+            base_url=settings.llm_base_url,
+            api_key=api_key,
+            mode=settings.llm_mode,
+            timeout_seconds=settings.llm_timeout_seconds,
+        ),
+        model=required(settings.llm_model, "LUMEN_LLM_MODEL"),
+        prompts=prompts,
+        shop_name=settings.shop_name,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        temperature=settings.llm_temperature,
+    )
+
+
+def build_order_source(
+    settings: Settings, database: Database, resources: AsyncExitStack | None = None
+) -> OrderSource:
+    """The configured source of orders, with carrier links filled in; a live platform's orders cached.
+    A live source's HTTP client is closed with ``resources``."""
+    timeout = settings.order_source_timeout_seconds
+    live: ShopifySource | WooCommerceSource | HttpOrderSource
+    if settings.order_source == "shopify":
+        live = ShopifySource(
+            required(settings.shopify_store_url, "LUMEN_SHOPIFY_STORE_URL"),
+            required(settings.shopify_access_token, "LUMEN_SHOPIFY_ACCESS_TOKEN").get_secret_value(),
+            settings.shopify_api_version,
+            timeout=timeout,
+        )
+    elif settings.order_source == "woocommerce":
+        live = WooCommerceSource(
+            required(settings.woocommerce_url, "LUMEN_WOOCOMMERCE_URL"),
+            required(settings.woocommerce_consumer_key, "LUMEN_WOOCOMMERCE_CONSUMER_KEY"),
+            required(
+                settings.woocommerce_consumer_secret, "LUMEN_WOOCOMMERCE_CONSUMER_SECRET"
+            ).get_secret_value(),
+            timeout=timeout,
+        )
+    elif settings.order_source == "http":
+        token = settings.order_http_token.get_secret_value() if settings.order_http_token else None
+        live = HttpOrderSource(
+            required(settings.order_http_url, "LUMEN_ORDER_HTTP_URL"), token, timeout=timeout
+        )
+    else:
+        return CarrierLinks(SqlOrderSource(database))
+    if resources is not None:
+        resources.push_async_callback(live.aclose)
+    return CachedSource(CarrierLinks(live), settings.order_cache_seconds)
+
+
+def build_senders(settings: Settings) -> dict[str, ReplySender]:
+    """A sender for every provider API that is configured, keyed by the name the outbox knows it by."""
+    senders: dict[str, ReplySender] = {}
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        senders[twilio.VIA] = twilio.TwilioRestSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_api_url,
+        )
+    if (token := secret(settings.whatsapp_access_token)) is not None:
+        senders[whatsapp_cloud.VIA] = whatsapp_cloud.GraphSender(settings.whatsapp_graph_url, token)
+    if (smtp := smtp_sender(settings)) is not None:
+        senders[email_service.VIA] = smtp
+    return senders
+
+
+def smtp_sender(settings: Settings) -> SmtpSender | None:
+    """The SMTP sender, or ``None`` when ``LUMEN_SMTP_HOST`` or ``LUMEN_EMAIL_FROM`` is not set."""
+    if not settings.smtp_host or not settings.email_from:
+        return None
+    return SmtpSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=secret(settings.smtp_password),
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_tls,
+    )
+
+
+def build_sinks(settings: Settings) -> tuple[list[TicketSink], dict[str, ReplySender]]:
+    """The configured ticket sinks, and the outbox senders they need beyond the channels' own (the
+    support inbox goes out through the email channel's SMTP sender)."""
+    sinks: list[TicketSink] = []
+    senders: dict[str, ReplySender] = {}
+    if settings.ticket_webhook_url and settings.ticket_webhook_secret:
+        webhook = WebhookSink(settings.ticket_webhook_url, settings.ticket_webhook_secret.get_secret_value())
+        sinks.append(webhook)
+        senders[webhook.via] = webhook
+    if settings.ticket_email_to and settings.email_from:
+        sinks.append(SupportInboxSink(settings.email_from, settings.ticket_email_to, settings.shop_name))
+    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
+        zendesk = ZendeskSink(
+            settings.zendesk_url, settings.zendesk_email, settings.zendesk_api_token.get_secret_value()
+        )
+        sinks.append(zendesk)
+        senders[zendesk.via] = zendesk
+    return sinks, senders
+
+
+def build_outbox(
+    settings: Settings, database: Database, senders: Mapping[str, ReplySender], clock: Clock = utc_now
+) -> Outbox:
+    return Outbox(SqlOutboxStore(database), senders, max_attempts=settings.outbox_max_attempts, clock=clock)
+
+
+def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
+    settings = runtime.settings
+    return email_service.EmailChannel(
+        runtime.handler,
+        runtime.outbox,
+        settings,
+        # The subject and the quoted confirmation are read for an order number the way the rules read it.
+        order_numbers=RuleUnderstander(settings.order_number_pattern),
+        clock=runtime.clock,
+    )
+
+
+def secret(value: SecretStr | None) -> str | None:
+    """A secret setting's value; an empty one counts as unset (it would accept an empty password or sign
+    with an empty key)."""
+    return (value.get_secret_value() or None) if value is not None else None
 
 
 def create_app(
-    settings: Settings | None = None,
-    *,
-    engine: Engine | None = None,
-    clock: Callable[[], datetime] | None = None,
+    settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock = utc_now
 ) -> FastAPI:
+    """The HTTP server: every channel's routes on one runtime, its background loops run by the lifespan."""
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     runtime = build_runtime(settings, engine=engine, clock=clock)
-    sinks, sink_senders = ticket_sinks.build(settings)
-    outbox, senders = build_outbox(settings, runtime.engine, clock, extra=sink_senders)
-    desk = TicketDesk(runtime.engine, outbox, sinks, **({"clock": clock} if clock else {}))
-    log.info("ticket sinks", extra={"sinks": list(desk.sinks) or None})
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Messages that could not go out earlier (an outage, a restart) are retried from here, and new
         # tickets are handed to the outbox for every sink.
-        loops = [asyncio.create_task(outbox.run()), asyncio.create_task(desk.run())]
+        runtime.background.loop(runtime.outbox.run())
+        runtime.background.loop(runtime.desk.run())
         try:
             yield
         finally:
-            for loop in loops:
-                loop.cancel()
-            for sender in senders:
-                await sender.aclose()
+            await runtime.aclose()
 
     app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.outbox = outbox
-    app.state.tickets = desk
+    app.state.outbox = runtime.outbox
+    app.state.tickets = runtime.desk
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
     )
     app.add_middleware(PathCors, paths={"/api/chat"}, origins=settings.widget_origins)
     app.add_middleware(RequestContext)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, unexpected_error)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -83,79 +347,21 @@ def create_app(
         # Counts only — understandings by understander, LLM tokens and latency — no personal data.
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
-    admin_token = _secret(settings.admin_token)
-    if admin_token is not None:
-        app.include_router(admin.router(runtime.engine, admin_token, clock or _now))
-    else:
-        log.info("admin routes off: LUMEN_ADMIN_TOKEN is not set")
+    app.include_router(admin.router(runtime.tickets, secret(settings.admin_token), clock))
     rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
     app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
     app.include_router(widget.router(settings))
-    app.include_router(twilio.router(runtime.handler, outbox, OptOuts(runtime.engine), settings))
-    app.include_router(whatsapp_cloud.router(runtime.handler, outbox, settings))
+    app.include_router(
+        twilio.router(runtime.handler, runtime.outbox, runtime.opt_outs, runtime.background, settings, clock)
+    )
+    app.include_router(whatsapp_cloud.router(runtime.handler, runtime.outbox, settings))
     app.include_router(
         email_webhooks.router(
-            email_service.EmailChannel(
-                runtime.handler, outbox, settings, **({"clock": clock} if clock else {})
-            ),
-            runtime.engine,
-            secret=_secret(settings.inbound_email_secret),
-            mailgun_key=_secret(settings.mailgun_signing_key),
+            build_email_channel(runtime),
+            runtime.seen_tokens,
+            secret=secret(settings.inbound_email_secret),
+            mailgun_key=secret(settings.mailgun_signing_key),
+            clock=clock,
         )
     )
     return app
-
-
-def build_outbox(
-    settings: Settings,
-    engine: Engine,
-    clock: Callable[[], datetime] | None = None,
-    *,
-    extra: Mapping[str, ReplySender] | None = None,
-) -> tuple[Outbox, list[ReplySender]]:
-    """The outbox with a sender for every provider API that is configured (and the ``extra`` ones of
-    ticket sinks), and those senders."""
-    senders = {
-        via: sender
-        for via, sender in (
-            ("twilio", twilio.sender(settings)),
-            ("whatsapp_cloud", whatsapp_cloud.sender(settings)),
-            (email_service.VIA, email_outbound.sender(settings)),
-        )
-        if sender is not None
-    }
-    senders.update(extra or {})
-    options = {"clock": clock} if clock else {}
-    return Outbox(engine, senders, max_attempts=settings.outbox_max_attempts, **options), list(
-        senders.values()
-    )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    # An empty secret would accept an empty password or signing key: treat it as not set.
-    return (value.get_secret_value() or None) if value is not None else None
-
-
-async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    reasons = [_reason(item) for item in error.errors()]
-    return JSONResponse({"detail": "; ".join(reasons) or "invalid request"}, status_code=422)
-
-
-def _reason(item: dict[str, Any]) -> str:
-    """One validation error as a client developer wants to read it."""
-    if item.get("type") == "json_invalid":
-        return "body is not valid JSON"
-    where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-    if not where:
-        return "body must be a JSON object"
-    return f"{where}: {item.get('msg', 'invalid')}"
-
-
-async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    log.exception("unexpected error", exc_info=error)
-    return JSONResponse({"detail": "something went wrong on our side; please try again"}, status_code=503)

@@ -1,4 +1,5 @@
-"""The ``lumen`` console script: the composition root for everything outside HTTP."""
+"""The ``lumen`` console script: the server, the terminal channel, order imports and the team's tickets,
+each on the runtime the composition root (``channels/app.py``) builds."""
 
 from __future__ import annotations
 
@@ -7,32 +8,20 @@ import asyncio
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from channels import terminal
+from channels.app import Runtime, build_email_channel, build_runtime, build_understander
 from channels.email.inbound import MalformedEmail, parse_email
-from channels.email.service import EmailChannel, Received
+from lumen_bot.domain.demo import demo_orders
+from lumen_bot.domain.order_file import ImportFailed, parse_orders
+from lumen_bot.domain.tickets import Ticket, TicketCategory, TicketStatus, ticket_text
 from lumen_bot.logs import configure_logging
-from lumen_bot.orders.demo import is_empty, load_demo
-from lumen_bot.orders.importer import ImportFailed, import_file
-from lumen_bot.runtime import build_runtime, build_understander
-from lumen_bot.settings import Settings, load_settings
-from lumen_bot.store.database import make_engine
-from lumen_bot.tickets import (
-    CATEGORIES,
-    STATUSES,
-    Ticket,
-    close_ticket,
-    get_ticket,
-    list_tickets,
-    ticket_text,
-)
-from lumen_bot.understanding.hybrid import explain
-from lumen_bot.understanding.prompts import PromptError
+from lumen_bot.settings import ConfigurationError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args, settings) or 0)
-    except PromptError as error:
-        print(f"lumen: invalid prompt files: {error}", file=sys.stderr)
+    except ConfigurationError as error:
+        print(f"lumen: invalid settings: {error}", file=sys.stderr)
         return 2
 
 
@@ -106,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     tickets = commands.add_parser("tickets", help="escalations for the shop's team")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
     listing = ticket_commands.add_parser("list", help="list tickets, newest first")
-    listing.add_argument("--status", choices=STATUSES)
-    listing.add_argument("--category", choices=CATEGORIES)
+    listing.add_argument("--status", type=TicketStatus, choices=list(TicketStatus))
+    listing.add_argument("--category", type=TicketCategory, choices=list(TicketCategory))
     listing.set_defaults(run=_tickets)
     showing = ticket_commands.add_parser("show", help="one ticket: facts, conversation, deliveries")
     showing.add_argument("reference")
@@ -128,6 +117,19 @@ def _bounded(limit: int) -> Callable[[str], str]:
     return parse
 
 
+def _on_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+    """``work`` on a runtime built for this command, closed after it."""
+
+    async def run() -> int:
+        runtime = build_runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(run())
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -138,9 +140,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = build_runtime(settings)
-    asyncio.run(
-        terminal.chat(
+    async def chat(runtime: Runtime) -> int:
+        await terminal.chat(
             runtime.handler,
             sys.stdin,
             sys.stdout,
@@ -149,27 +150,29 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             max_text_length=settings.max_text_length,
             interactive=sys.stdin.isatty(),
         )
-    )
-    return 0
+        return 0
+
+    return _on_runtime(settings, chat)
 
 
 def _understand(args: argparse.Namespace, settings: Settings) -> int:
-    understander = build_understander(settings)
     texts = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
 
     async def run() -> None:
-        for text in texts:
-            explanation = await explain(understander, text[: settings.max_text_length])
-            line: dict[str, object] = explanation.understanding.model_dump(mode="json")
-            if args.explain:
-                line["explain"] = {
-                    "understander": explanation.understander,
-                    "reason": explanation.reason,
-                    "latency_ms": round(1000 * explanation.seconds, 1),
-                    "tokens_in": explanation.tokens_in,
-                    "tokens_out": explanation.tokens_out,
-                }
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+        async with AsyncExitStack() as resources:
+            understander = build_understander(settings, resources=resources)
+            for text in texts:
+                explanation = await understander.explain(text[: settings.max_text_length])
+                line: dict[str, object] = explanation.understanding.model_dump(mode="json")
+                if args.explain:
+                    line["explain"] = {
+                        "understander": explanation.understander,
+                        "reason": explanation.reason,
+                        "latency_ms": round(1000 * explanation.seconds, 1),
+                        "tokens_in": explanation.tokens_in,
+                        "tokens_out": explanation.tokens_out,
+                    }
+                print(json.dumps(line, ensure_ascii=False), flush=True)
 
     asyncio.run(run())
     return 0
@@ -177,7 +180,7 @@ def _understand(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        summary = import_file(make_engine(settings.database_url), args.file)
+        orders = parse_orders(args.file.read_bytes(), name=args.file.name)
     except ImportFailed as failure:
         for error in failure.errors:
             print(error, file=sys.stderr)
@@ -186,22 +189,26 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as error:
         print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return 1
-    print(summary)
-    return 0
+
+    async def write(runtime: Runtime) -> int:
+        print(await runtime.order_book.write(orders))
+        return 0
+
+    return _on_runtime(settings, write)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.database_url)
-    if args.if_empty and not is_empty(engine):
-        print("The database already has orders; demo orders not loaded.")
+    async def load(runtime: Runtime) -> int:
+        if args.if_empty and not await runtime.order_book.is_empty():
+            print("The database already has orders; demo orders not loaded.")
+            return 0
+        print(await runtime.order_book.write(demo_orders()))
         return 0
-    print(load_demo(engine))
-    return 0
+
+    return _on_runtime(settings, load)
 
 
 def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from channels.app import build_outbox
-
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as error:
@@ -210,49 +217,55 @@ def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if len(raw) > settings.email_max_bytes:
         print(f"the email is larger than {settings.email_max_bytes} bytes", file=sys.stderr)
         return 1
-    runtime = build_runtime(settings)
-    outbox, senders = build_outbox(settings, runtime.engine)
-    channel = EmailChannel(runtime.handler, outbox, settings)
-    try:
-        parsed = parse_email(raw, own_addresses=channel.own_addresses)
-    except MalformedEmail as error:
-        print(f"malformed email: {error}", file=sys.stderr)
-        return 1
 
-    async def receive() -> Received:
+    async def receive(runtime: Runtime) -> int:
+        channel = build_email_channel(runtime)
         try:
-            return await channel.receive(parsed, provider_id=None, raw=raw)
-        finally:
-            for sender in senders:
-                await sender.aclose()
+            parsed = parse_email(raw, own_addresses=channel.own_addresses)
+        except MalformedEmail as error:
+            print(f"malformed email: {error}", file=sys.stderr)
+            return 1
+        received = await channel.receive(parsed, provider_id=None, raw=raw)
+        if received.skipped:
+            print(f"No reply: {received.skipped.value}.")
+        for reply in received.replies:
+            print(reply.text)
+        return 0
 
-    received = asyncio.run(receive())
-    if received.skipped:
-        print(f"No reply: {received.skipped.value}.")
-    for reply in received.replies:
-        print(reply.text)
-    return 0
+    return _on_runtime(settings, receive)
 
 
 def _tickets(args: argparse.Namespace, settings: Settings) -> int:
-    tickets = list_tickets(make_engine(settings.database_url), status=args.status, category=args.category)
-    if not tickets:
-        print("No tickets.")
-    for ticket in tickets:
-        order = f"#{ticket.order_number}" if ticket.order_number else "-"
-        columns = (ticket.reference, f"{ticket.status:<6}", f"{ticket.category:<14}", f"{ticket.channel:<9}")
-        print("  ".join((*columns, f"{order:<8}", f"{ticket.created_at:%Y-%m-%d %H:%M}", ticket.summary)))
-    return 0
+    async def listing(runtime: Runtime) -> int:
+        tickets = await runtime.tickets.newest(status=args.status, category=args.category)
+        if not tickets:
+            print("No tickets.")
+        for ticket in tickets:
+            order = f"#{ticket.order_number}" if ticket.order_number else "-"
+            columns = (
+                ticket.reference,
+                f"{ticket.status:<6}",
+                f"{ticket.category:<14}",
+                f"{ticket.channel:<9}",
+            )
+            print("  ".join((*columns, f"{order:<8}", f"{ticket.created_at:%Y-%m-%d %H:%M}", ticket.summary)))
+        return 0
+
+    return _on_runtime(settings, listing)
 
 
 def _ticket_show(args: argparse.Namespace, settings: Settings) -> int:
-    ticket = get_ticket(make_engine(settings.database_url), args.reference)
-    return _print_ticket(ticket, args.reference)
+    async def show(runtime: Runtime) -> int:
+        return _print_ticket(await runtime.tickets.get(args.reference), args.reference)
+
+    return _on_runtime(settings, show)
 
 
 def _ticket_close(args: argparse.Namespace, settings: Settings) -> int:
-    ticket = close_ticket(make_engine(settings.database_url), args.reference, datetime.now(UTC))
-    return _print_ticket(ticket, args.reference)
+    async def close(runtime: Runtime) -> int:
+        return _print_ticket(await runtime.tickets.close(args.reference, runtime.clock()), args.reference)
+
+    return _on_runtime(settings, close)
 
 
 def _print_ticket(ticket: Ticket | None, reference: str) -> int:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from lumen_bot.messages import Reply, ReplyKind, clean_text
+from lumen_bot.domain.messages import Reply, ReplyKind, clean_text
 
 # The GSM 03.38 default alphabet in code order (0x00-0x7F). 0x1B is the escape into the extension table,
 # not a character of its own.

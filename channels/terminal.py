@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from lumen_bot.conversation import ConversationHandler
+from lumen_bot.domain.messages import InboundMessage, clean_text
 from lumen_bot.logs import request_context
-from lumen_bot.messages import InboundMessage, clean_text
+from lumen_bot.services.conversation import ConversationHandler
 
 
 async def chat(

@@ -19,10 +19,9 @@ import httpx
 
 from channels.email import service as email_service
 from channels.http_delivery import refusal, unreachable
-from lumen_bot.identifiers import normalize_email
-from lumen_bot.ports import Outgoing, ReplySender, TicketSink
-from lumen_bot.settings import Settings
-from lumen_bot.tickets import Ticket, ticket_text
+from lumen_bot.domain.identifiers import normalize_email
+from lumen_bot.domain.tickets import Ticket, ticket_text
+from lumen_bot.ports import Outgoing
 
 SIGNATURE_HEADER = "X-Lumen-Signature"
 _TIMEOUT_SECONDS = 10.0
@@ -46,7 +45,7 @@ class WebhookSink:
 
     def render(self, ticket: Ticket) -> Outgoing:
         body = json.dumps({"event": "ticket.created", "ticket": ticket.as_json()}, ensure_ascii=False)
-        return Outgoing(sender=self.name, recipient=ticket.reference, body=body)
+        return Outgoing(self.via, sender=self.name, recipient=ticket.reference, body=body)
 
     async def send(self, sender: str, recipient: str, text: str) -> str | None:
         body = text.encode()
@@ -93,7 +92,7 @@ class ZendeskSink:
         contact = normalize_email(ticket.contact) if ticket.contact else None
         if contact is not None:
             fields["requester"] = {"name": contact, "email": contact}
-        return Outgoing(self.name, ticket.reference, json.dumps({"ticket": fields}))
+        return Outgoing(self.via, self.name, ticket.reference, json.dumps({"ticket": fields}))
 
     async def send(self, sender: str, recipient: str, text: str) -> str | None:
         # Zendesk answers a repeated key with the ticket it made the first time, so a retry after a
@@ -139,23 +138,4 @@ class SupportInboxSink:
         if contact is not None:
             message["Reply-To"] = contact
         message.set_content(ticket_text(ticket), charset="utf-8", cte="quoted-printable")
-        return Outgoing(self._from, self._to, message.as_string())
-
-
-def build(settings: Settings) -> tuple[list[TicketSink], dict[str, ReplySender]]:
-    """The configured sinks, and the outbox senders they need beyond the channels' own."""
-    sinks: list[TicketSink] = []
-    senders: dict[str, ReplySender] = {}
-    if settings.ticket_webhook_url and settings.ticket_webhook_secret:
-        webhook = WebhookSink(settings.ticket_webhook_url, settings.ticket_webhook_secret.get_secret_value())
-        sinks.append(webhook)
-        senders[webhook.via] = webhook
-    if settings.ticket_email_to and settings.email_from:
-        sinks.append(SupportInboxSink(settings.email_from, settings.ticket_email_to, settings.shop_name))
-    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
-        zendesk = ZendeskSink(
-            settings.zendesk_url, settings.zendesk_email, settings.zendesk_api_token.get_secret_value()
-        )
-        sinks.append(zendesk)
-        senders[zendesk.via] = zendesk
-    return sinks, senders
+        return Outgoing(self.via, self._from, self._to, message.as_string())

@@ -12,7 +12,6 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,15 +30,17 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.sms_text import render_sms, render_whatsapp
-from lumen_bot.conversation import ConversationHandler
-from lumen_bot.messages import InboundMessage, Reply, ReplyKind, clean_text
-from lumen_bot.outbox import Outbox
-from lumen_bot.ports import ReplySender, SendFailed
+from lumen_bot.domain.clock import Clock
+from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind, clean_text
+from lumen_bot.ports import OptOuts, SendFailed
+from lumen_bot.services.background import Background
+from lumen_bot.services.conversation import ConversationHandler
+from lumen_bot.services.outbox import Outbox
 from lumen_bot.settings import Settings
-from lumen_bot.store.opt_outs import OptOuts
 
 log = logging.getLogger(__name__)
 
+VIA = "twilio"
 WHATSAPP_PREFIX = "whatsapp:"
 # Twilio's standard keywords, matched against the whole message.
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -81,13 +82,6 @@ class TwilioRestSender:
             session.close()
 
 
-def sender(settings: Settings) -> ReplySender | None:
-    if not (settings.twilio_account_sid and settings.twilio_auth_token):
-        return None
-    token = settings.twilio_auth_token.get_secret_value()
-    return TwilioRestSender(settings.twilio_account_sid, token, settings.twilio_api_url)
-
-
 @dataclass(frozen=True, slots=True)
 class _Inbound:
     """The fields of a Twilio message webhook that Lumen uses."""
@@ -110,13 +104,20 @@ class _Inbound:
         return self.sender.removeprefix(WHATSAPP_PREFIX)
 
 
-def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, settings: Settings) -> APIRouter:
+def router(
+    handler: ConversationHandler,
+    outbox: Outbox,
+    opt_outs: OptOuts,
+    background: Background,
+    settings: Settings,
+    clock: Clock,
+) -> APIRouter:
+    """The webhook route; none when no signing secret is configured (unless in insecure dev mode)."""
     api = APIRouter()
     check = _signature_check(settings)
     if check is None:
         log.info("Twilio webhook disabled: set LUMEN_TWILIO_AUTH_TOKEN (or LUMEN_TWILIO_WEBHOOK_SHARED_KEY)")
         return api
-    late_replies: set[asyncio.Task[None]] = set()
 
     @api.post("/webhooks/twilio")
     async def twilio_webhook(request: Request) -> Response:
@@ -129,7 +130,7 @@ def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, sett
             return _twiml([])
         keyword = _keyword(inbound.body)
         if keyword in OPT_OUT:
-            await opt_outs.opt_out(inbound.channel, inbound.address)
+            await opt_outs.opt_out(inbound.channel, inbound.address, clock())
             return _twiml([])  # Twilio sends the opt-out confirmation itself
         if keyword in OPT_IN:
             await opt_outs.opt_in(inbound.channel, inbound.address)
@@ -143,7 +144,7 @@ def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, sett
             channel=inbound.channel,
             conversation_key=inbound.address,
             text=clean_text(inbound.body)[: settings.max_text_length],
-            received_at=datetime.now(UTC),
+            received_at=clock(),
             provider_message_id=inbound.message_id,
             raw=dict(form),
             unreadable=inbound.media_count > 0 and not inbound.body.strip(),
@@ -154,9 +155,7 @@ def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, sett
             replies = await asyncio.wait_for(asyncio.shield(work), timeout=settings.twilio_inline_seconds)
         except TimeoutError:
             # Twilio stops waiting at 15 s; the reply follows through the REST API when it is ready.
-            follow_up = asyncio.create_task(_send_later(work, inbound, outbox))
-            late_replies.add(follow_up)
-            follow_up.add_done_callback(late_replies.discard)
+            background.job(_send_later(work, inbound, outbox))
             return _twiml([])
         return _twiml([_render(inbound, replies)] if replies else [])
 
@@ -166,7 +165,7 @@ def router(handler: ConversationHandler, outbox: Outbox, opt_outs: OptOuts, sett
 async def _send_later(work: asyncio.Future[list[Reply]], inbound: _Inbound, outbox: Outbox) -> None:
     replies = await work
     if replies:
-        await outbox.send("twilio", inbound.to, inbound.sender, [_render(inbound, replies)])
+        await outbox.send(VIA, inbound.to, inbound.sender, [_render(inbound, replies)])
 
 
 def _render(inbound: _Inbound, replies: Sequence[Reply]) -> str:

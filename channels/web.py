@@ -15,8 +15,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, Field, StrictStr
 
-from lumen_bot.conversation import ConversationHandler
-from lumen_bot.messages import InboundMessage, clean_text
+from lumen_bot.domain.messages import InboundMessage, clean_text
+from lumen_bot.services.conversation import ConversationHandler
 
 CHANNEL = "web"
 # Tokens we issue are 256-bit random; anything much longer is not one of ours.

@@ -30,10 +30,10 @@ from pydantic import (
 
 from channels.http_delivery import refusal, unreachable
 from channels.sms_text import render_whatsapp
-from lumen_bot.conversation import ConversationHandler
-from lumen_bot.messages import InboundMessage, clean_text
-from lumen_bot.outbox import Outbox
-from lumen_bot.ports import ReplySender, SendFailed
+from lumen_bot.domain.messages import InboundMessage, clean_text
+from lumen_bot.ports import SendFailed
+from lumen_bot.services.conversation import ConversationHandler
+from lumen_bot.services.outbox import Outbox
 from lumen_bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,6 @@ class _Entry(BaseModel):
 class _Event(BaseModel):
     object: Literal["whatsapp_business_account"]
     entry: list[_Entry]
-
-
-def sender(settings: Settings) -> ReplySender | None:
-    """The Graph API sender, or ``None`` when no access token is configured."""
-    token = _configured(settings.whatsapp_access_token)
-    return None if token is None else GraphSender(settings.whatsapp_graph_url, token.decode())
 
 
 class GraphSender:

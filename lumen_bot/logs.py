@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from lumen_bot.redaction import redact
+from lumen_bot.domain.redaction import redact
 
 _HANDLER_NAME = "lumen"
 _request_id: ContextVar[str] = ContextVar("lumen_request_id", default="-")
@@ -72,3 +72,9 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     # installed (a test runner's, an embedding application's) keep working.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level.upper())
+
+
+def silence_model_output() -> None:
+    """Keep instructor from logging: it logs failed attempts with the model's output, which may quote the
+    shopper. Lumen logs each LLM call itself, without content. Called where an LLM client is made."""
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)

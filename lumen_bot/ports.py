@@ -1,31 +1,90 @@
-"""The small interfaces the conversation core depends on; adapters live elsewhere."""
+"""The small interfaces the core depends on. Adapters (the SQL store, order sources, the LLM client,
+provider senders) implement them; services and channels see only these.
+
+This module imports nothing from the project but the domain.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from lumen_bot.engine import ConversationState, Effect
-from lumen_bot.messages import InboundMessage, Reply
-from lumen_bot.orders.model import Order
-from lumen_bot.understanding.model import Understanding
+from lumen_bot.domain.engine import ConversationState, Effect
+from lumen_bot.domain.messages import InboundMessage, Reply
+from lumen_bot.domain.order_file import ImportSummary
+from lumen_bot.domain.orders import Order
+from lumen_bot.domain.tickets import DeliveryStatus, Ticket, TicketCategory, TicketStatus
+from lumen_bot.domain.understanding import Explanation, Question, Reading, Understanding
 
-if TYPE_CHECKING:
-    from lumen_bot.tickets import Ticket
+# --- Understanding -------------------------------------------------------------------------------------
 
 
 class Understander(Protocol):
-    async def understand(self, text: str, *, last_question: str | None = None) -> Understanding: ...
+    async def understand(self, text: str, *, last_question: Question | None = None) -> Understanding: ...
+
+
+class ExplainingUnderstander(Understander, Protocol):
+    async def explain(self, text: str, *, last_question: Question | None = None) -> Explanation:
+        """The understanding, which understander gave it and why (``lumen understand --explain``)."""
+        ...
+
+
+class RuleReader(Protocol):
+    """Offline understanding that says how sure it is (what hybrid mode asks before calling an LLM)."""
+
+    def read(self, text: str, *, last_question: Question | None = None) -> Reading: ...
+
+
+class OrderNumberFinder(Protocol):
+    def order_number_in(self, text: str) -> str | None:
+        """The order number ``text`` names, if any (an email's subject, its quoted confirmation)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LlmAnswer:
+    """One call's understanding (grounded in the text), what it cost and what was dropped from it."""
+
+    understanding: Understanding
+    seconds: float
+    tokens_in: int
+    tokens_out: int
+    dropped: tuple[str, ...]
+
+
+class LlmFailed(Exception):
+    """The model gave no valid answer in time. ``reason`` is short and holds no message content."""
+
+    def __init__(self, reason: str, *, seconds: float, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seconds = seconds
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
+
+
+class LlmExtractor(Protocol):
+    @property
+    def model(self) -> str: ...
+
+    async def ask(self, text: str, *, last_question: Question | None = None) -> LlmAnswer:
+        """The model's understanding of ``text``. Raises :class:`LlmFailed`."""
+        ...
+
+
+class UnderstandingMonitor(Protocol):
+    def record(self, explanation: Explanation, *, called_llm: bool, outcome: str) -> None:
+        """Count one understood message (and the LLM call's tokens and latency, when there was one)."""
+        ...
+
+
+# --- Orders --------------------------------------------------------------------------------------------
 
 
 class OrderSourceUnavailable(Exception):
     """The order source could not answer (down, timed out): not the same as "no such order"."""
-
-
-class StoreUnavailable(Exception):
-    """Lumen's own database could not be reached; nothing was written."""
 
 
 class OrderSource(Protocol):
@@ -37,28 +96,21 @@ class OrderSource(Protocol):
         ...
 
 
-class SendFailed(Exception):
-    """A provider did not take an outgoing message."""
+class OrderBook(Protocol):
+    """The orders kept in Lumen's own database (imported from the shop's files)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.permanent = permanent
-        """Retrying cannot help (the recipient opted out, the number is invalid)."""
-        self.retry_after = retry_after
-        """Seconds the provider asked us to wait (HTTP ``Retry-After``), when it said."""
-
-
-class ReplySender(Protocol):
-    async def send(self, sender: str, recipient: str, text: str) -> str | None:
-        """Send ``text`` from the shop's ``sender`` address; the provider's message id when it gives one.
-
-        Raises :class:`SendFailed`.
-        """
+    async def write(self, orders: Sequence[Order]) -> ImportSummary:
+        """Insert new orders and replace known ones with their shipments, all at once."""
         ...
 
-    async def aclose(self) -> None:
-        """Release connections; called once at shutdown."""
-        ...
+    async def is_empty(self) -> bool: ...
+
+
+# --- Conversations -------------------------------------------------------------------------------------
+
+
+class StoreUnavailable(Exception):
+    """Lumen's own database could not be reached; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +149,7 @@ class ConversationStore(Protocol):
         """
         ...
 
-    async def open_ticket(self, conversation_id: int, category: str) -> str | None:
+    async def open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
         """The reference of the conversation's open ticket of ``category``, if it has one."""
         ...
 
@@ -123,13 +175,88 @@ class FailureLog(Protocol):
         ...
 
 
+# --- Outgoing messages ---------------------------------------------------------------------------------
+
+
+class SendFailed(Exception):
+    """A provider did not take an outgoing message."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        """Retrying cannot help (the recipient opted out, the number is invalid)."""
+        self.retry_after = retry_after
+        """Seconds the provider asked us to wait (HTTP ``Retry-After``), when it said."""
+
+
+class ReplySender(Protocol):
+    async def send(self, sender: str, recipient: str, text: str) -> str | None:
+        """Send ``text`` from the shop's ``sender`` address; the provider's message id when it gives one.
+
+        Raises :class:`SendFailed`.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message for the outbox: what a :class:`TicketSink` makes of a ticket."""
+    """One message to send through a provider API (``via``): a reply, or a ticket for a sink."""
 
+    via: str
+    """The provider API it goes out through (``twilio``, ``whatsapp_cloud``, ``smtp``, a sink's)."""
+    sender: str
+    """The shop's address on that API (a phone number, a WhatsApp phone number id, an email address)."""
+    recipient: str
+    body: str
+    ticket_reference: str | None = None
+    """The ticket this message delivers to a sink, if it does."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A stored message taken for one delivery attempt."""
+
+    id: int
+    via: str
     sender: str
     recipient: str
     body: str
+    attempts: int
+    """Attempts made before this one."""
+
+
+class OutboxStore(Protocol):
+    """Where outgoing messages wait until a provider takes them."""
+
+    async def store(self, messages: Sequence[Outgoing], now: datetime) -> list[int]: ...
+
+    async def due(self, now: datetime, limit: int) -> list[int]:
+        """Messages waiting to be sent whose time has come, oldest first."""
+        ...
+
+    async def claim(self, message_id: int, now: datetime, lease_until: datetime) -> Claimed | None:
+        """Take a due message for one attempt, so no other worker sends it before ``lease_until``;
+        ``None`` when it is not due any more (sent, or taken by another worker)."""
+        ...
+
+    async def sent(
+        self, message_id: int, attempts: int, provider_message_id: str | None, now: datetime
+    ) -> None: ...
+
+    async def retry_at(self, message_id: int, attempts: int, error: str, at: datetime) -> None: ...
+
+    async def give_up(self, message_id: int, status: DeliveryStatus, attempts: int, error: str) -> None: ...
+
+    async def sent_since(self, via: str, recipient: str, since: datetime) -> int:
+        """How many messages went (or are going) to ``recipient`` through ``via`` since ``since``."""
+        ...
+
+
+# --- Tickets -------------------------------------------------------------------------------------------
 
 
 class TicketSink(Protocol):
@@ -143,9 +270,52 @@ class TicketSink(Protocol):
         """How the sink is called in delivery states and logs ("webhook", "email", "zendesk")."""
         ...
 
-    @property
-    def via(self) -> str:
-        """The outbox sender that delivers what :meth:`render` makes."""
+    def render(self, ticket: Ticket) -> Outgoing: ...
+
+
+class TicketStore(Protocol):
+    async def newest(
+        self, *, status: TicketStatus | None = None, category: TicketCategory | None = None, limit: int = 100
+    ) -> list[Ticket]:
+        """Tickets, newest first (without their deliveries)."""
         ...
 
-    def render(self, ticket: Ticket) -> Outgoing: ...
+    async def get(self, reference: str) -> Ticket | None:
+        """One ticket with the state of its deliveries."""
+        ...
+
+    async def close(self, reference: str, now: datetime) -> Ticket | None:
+        """Close an open ticket (a closed one stays as it is); ``None`` when there is no such ticket."""
+        ...
+
+    async def undispatched(self, limit: int) -> list[int]:
+        """Tickets not yet handed to the outbox, oldest first."""
+        ...
+
+    async def dispatch(
+        self, ticket_id: int, now: datetime, render: Callable[[Ticket], Sequence[Outgoing]]
+    ) -> list[int] | None:
+        """Take the ticket for dispatch and store what ``render`` makes of it in the outbox, in one
+        transaction; the outbox ids, or ``None`` when another worker took it first."""
+        ...
+
+
+# --- What channels keep --------------------------------------------------------------------------------
+
+
+class OptOuts(Protocol):
+    """Who asked for no more messages on a channel (SMS STOP), until they opt back in."""
+
+    async def is_opted_out(self, channel: str, address: str) -> bool: ...
+
+    async def opt_out(self, channel: str, address: str, now: datetime) -> None: ...
+
+    async def opt_in(self, channel: str, address: str) -> None: ...
+
+
+class SeenTokens(Protocol):
+    """Webhook tokens already accepted: a provider's replay protection (Mailgun's signed token)."""
+
+    async def first_use(self, provider: str, token: str, now: datetime) -> bool:
+        """Record ``token``; ``False`` when it was used before."""
+        ...

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN
 
 
 class Settings(BaseSettings):
@@ -25,7 +27,7 @@ class Settings(BaseSettings):
 
     # A shop whose order numbers look different (e.g. "SO-2026-00042") sets its own pattern; it is matched
     # against the upper-cased text, so letters in it are upper-case.
-    order_number_pattern: str = r"(?:[A-Z]{1,5}-?)?\d{3,20}"
+    order_number_pattern: str = DEFAULT_ORDER_NUMBER_PATTERN
     max_text_length: int = Field(default=2000, ge=1, le=20_000)
 
     # Guessing limits (verification rule 3): failures within the window, per conversation, per order
@@ -218,3 +220,18 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+class ConfigurationError(Exception):
+    """A setting the configuration needs is missing or unusable; the message names the variable."""
+
+
+T = TypeVar("T")
+
+
+def required(value: T | None, variable: str) -> T:
+    """``value``, which the configuration needs; :class:`ConfigurationError` naming ``variable`` when it
+    is not set."""
+    if value is None or value == "":
+        raise ConfigurationError(f"{variable} must be set")
+    return value

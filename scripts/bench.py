@@ -48,22 +48,23 @@ TWILIO_PUBLIC_URL = "https://lumen.example.com"
 
 # ---- (a) the engine alone --------------------------------------------------------------------------
 def bench_engine(messages: int) -> tuple[float, float]:
-    from lumen_bot import engine
-    from lumen_bot.conversation import ConversationHandler, Limits
-    from lumen_bot.engine import ConversationState, Facts, Policy
-    from lumen_bot.messages import InboundMessage
-    from lumen_bot.orders.demo import load_demo
-    from lumen_bot.orders.source import SqlOrderSource
+    from lumen_bot.domain import engine
+    from lumen_bot.domain.demo import demo_orders
+    from lumen_bot.domain.engine import ConversationState, Facts, Policy
+    from lumen_bot.domain.messages import InboundMessage
+    from lumen_bot.domain.rules import RuleUnderstander
+    from lumen_bot.services.conversation import ConversationHandler, Limits
     from lumen_bot.store.conversations import SqlConversationStore
-    from lumen_bot.store.database import make_engine
-    from lumen_bot.understanding.rules import RuleUnderstander
+    from lumen_bot.store.database import Database, make_engine
+    from lumen_bot.store.orders import SqlOrderSource, write_orders
 
     policy = Policy("Acme", "help@acme.example", timedelta(minutes=30))
     rules = RuleUnderstander()
     with tempfile.TemporaryDirectory() as folder:
         db = make_engine(f"sqlite:///{folder}/bench.db")
-        load_demo(db)
-        order = SqlOrderSource(db).find_now("1042")
+        write_orders(db, demo_orders())
+        database = Database(db)
+        order = SqlOrderSource(database).find_now("1042")
         texts = [*DIALOGUE, "Can I get the tracking link?", "thanks"]
 
         started = time.perf_counter()
@@ -76,13 +77,14 @@ def bench_engine(messages: int) -> tuple[float, float]:
                 plan = engine.plan(state, u)
                 facts = Facts(now=now, order=order if plan.look_up else None, attempts_left=5)
                 state = engine.step(state, u, facts, policy).state
-            assert state.verified_orders == ("1042",), i
+            if state.verified_orders != ("1042",):
+                raise RuntimeError(f"dialogue {i} did not verify order 1042: {state}")
         pure_rate = (messages // len(texts)) * len(texts) / (time.perf_counter() - started)
 
-        store = SqlConversationStore(db)
+        store = SqlConversationStore(database)
         handler = ConversationHandler(
             understander=rules,
-            orders=SqlOrderSource(db),
+            orders=SqlOrderSource(database),
             store=store,
             messages=store,
             failures=store,
@@ -101,6 +103,7 @@ def bench_engine(messages: int) -> tuple[float, float]:
         started = time.perf_counter()
         asyncio.run(run_handler(dialogues))
         handler_rate = dialogues * len(texts) / (time.perf_counter() - started)
+        database.close()
         db.dispose()
     return pure_rate, handler_rate
 
@@ -269,7 +272,8 @@ async def drive(
                     started = time.perf_counter()
                     answer = await turn()
                     latencies.append(time.perf_counter() - started)
-                assert EXPECTED.encode() in answer, answer
+                if EXPECTED.encode() not in answer:
+                    raise RuntimeError(f"the dialogue did not end with the tracking number: {answer!r}")
         finally:
             connection.close()
 

@@ -56,15 +56,19 @@ from typing import Literal
 try:
     from pydantic import ValidationError
 
-    from lumen_bot.identifiers import email_key, normalize_order_number
-    from lumen_bot.messages import ReplyKind
-    from lumen_bot.ports import Understander
-    from lumen_bot.runtime import build_understander
-    from lumen_bot.settings import load_settings
-    from lumen_bot.understanding.hybrid import Explanation, explain
-    from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Topic, Understanding
-    from lumen_bot.understanding.prompts import PromptError
-    from lumen_bot.understanding.rules import RuleUnderstander
+    from channels.app import build_understander
+    from lumen_bot.domain.identifiers import email_key, normalize_order_number
+    from lumen_bot.domain.rules import RuleUnderstander
+    from lumen_bot.domain.understanding import (
+        ORDER_QUESTIONS,
+        Explanation,
+        Intent,
+        Question,
+        Topic,
+        Understanding,
+    )
+    from lumen_bot.ports import ExplainingUnderstander
+    from lumen_bot.settings import ConfigurationError, load_settings
 except ModuleNotFoundError as error:
     sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")
 
@@ -141,7 +145,7 @@ class Sample:
     category: str
     text: str
     expected: Expected
-    last_question: str | None = None
+    last_question: Question | None = None
     order_number: str | None = None
     email: str | None = None
 
@@ -236,7 +240,7 @@ def labelled_sample(record: dict[str, str | None]) -> Sample:
         category=str(record["category"]),
         text=str(record["text"]),
         expected=Expected(frozenset({intent}), topic),
-        last_question=ReplyKind(last_question) if last_question is not None else None,
+        last_question=Question(last_question) if last_question is not None else None,
         order_number=normalize_order_number(number) if number is not None else None,
         email=email_key(email) if email is not None else None,
     )
@@ -277,8 +281,8 @@ def digits_key(order_number: str) -> str:
 # Running ------------------------------------------------------------------------------------------------
 
 
-def make_understander(name: str) -> Understander:
-    """Raises :class:`ValidationError` (LUMEN_LLM_* settings) or :class:`PromptError`."""
+def make_understander(name: str) -> ExplainingUnderstander:
+    """Raises :class:`ValidationError` (LUMEN_LLM_* settings) or :class:`ConfigurationError`."""
     if name == "rules":
         return RuleUnderstander()
     return build_understander(load_settings(understanding=name))
@@ -296,14 +300,14 @@ def score(sample: Sample, explanation: Explanation, number_key: Callable[[str], 
 
 
 async def evaluate(
-    understander: Understander, source: Source, concurrency: int
+    understander: ExplainingUnderstander, source: Source, concurrency: int
 ) -> tuple[list[Result], float]:
     """The results in the order of the samples, and the wall time taken."""
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(sample: Sample) -> Result:
         async with semaphore:
-            explanation = await explain(understander, sample.text, last_question=sample.last_question)
+            explanation = await understander.explain(sample.text, last_question=sample.last_question)
         return score(sample, explanation, source.number_key)
 
     started = time.perf_counter()
@@ -312,7 +316,7 @@ async def evaluate(
 
 
 async def evaluate_all(
-    understander: Understander, sources: Sequence[Source], concurrency: int
+    understander: ExplainingUnderstander, sources: Sequence[Source], concurrency: int
 ) -> list[tuple[list[Result], float]]:
     return [await evaluate(understander, source, concurrency) for source in sources]
 
@@ -592,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except PromptError as error:
+    except ConfigurationError as error:
         print(f"error: --understander {args.understander}: {error}", file=sys.stderr)
         return 2
     # Failed LLM calls are counted in the report; a warning for each would only bury it.

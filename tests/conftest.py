@@ -34,13 +34,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from channels.app import create_app
-from lumen_bot.conversation import ConversationHandler
-from lumen_bot.messages import InboundMessage, Reply, ReplyKind
-from lumen_bot.orders.importer import import_file
-from lumen_bot.runtime import Runtime, build_runtime
+from channels.app import Runtime, build_runtime, create_app
+from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind
+from lumen_bot.services.conversation import ConversationHandler
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.database import make_engine
+from lumen_bot.store.orders import import_file
 
 T = TypeVar("T")
 POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")

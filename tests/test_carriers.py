@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lumen_bot.orders.carriers import Carrier, carrier_named, complete_shipment, detect_carrier, tracking_url
-from lumen_bot.orders.model import OrderStatus, Shipment
+from lumen_bot.domain.carriers import Carrier, carrier_named, complete_shipment, detect_carrier, tracking_url
+from lumen_bot.domain.orders import OrderStatus, Shipment
 
 # Valid numbers in every recognised format. Check digits are worked out by hand in the comments, so the
 # tests do not lean on the module's own arithmetic; samples marked "jkeen" come from the public test data

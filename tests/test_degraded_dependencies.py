@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from channels.app import create_app
-from lumen_bot.messages import ReplyKind
-from lumen_bot.orders.source import SqlOrderSource
-from lumen_bot.runtime import build_runtime
+from channels.app import build_runtime, create_app
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.store.database import Database
+from lumen_bot.store.orders import SqlOrderSource
 from lumen_bot.store.tables import VerificationFailureRow
 from tests.conftest import Dialogue, LiveServer
 
@@ -41,7 +41,9 @@ def test_an_unreachable_database_answers_web_chat_with_the_same_reply(settings, 
 
 
 def test_an_order_source_outage_is_not_a_failed_verification(settings, orders, unreachable, clock):
-    runtime = build_runtime(settings, engine=orders, orders=SqlOrderSource(unreachable), clock=clock)
+    runtime = build_runtime(
+        settings, engine=orders, orders=SqlOrderSource(Database(unreachable)), clock=clock
+    )
     chat = Dialogue(runtime.handler)
     chat("order 1042 jane.doe@example.com")
     assert chat.kinds == [ReplyKind.UNAVAILABLE]
@@ -51,7 +53,7 @@ def test_an_order_source_outage_is_not_a_failed_verification(settings, orders, u
 
 
 def test_after_an_order_source_outage_the_pending_question_continues(settings, orders, unreachable, clock):
-    down = build_runtime(settings, engine=orders, orders=SqlOrderSource(unreachable), clock=clock)
+    down = build_runtime(settings, engine=orders, orders=SqlOrderSource(Database(unreachable)), clock=clock)
     Dialogue(down.handler)("order 1042 jane.doe@example.com")
     back = Dialogue(build_runtime(settings, engine=orders, clock=clock).handler)
     back("try again")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.orders.importer import import_file
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.store.orders import import_file
 
 JANE = "jane.doe@example.com"
 

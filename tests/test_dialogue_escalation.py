@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.tickets import get_ticket, list_tickets
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.store.tickets import get_ticket, list_tickets
 from tests.conftest import Dialogue
 
 JANE = "jane.doe@example.com"
@@ -89,7 +89,7 @@ def test_a_different_request_opens_a_second_ticket(chat, orders):
 
 
 def test_after_a_ticket_is_closed_the_same_request_opens_a_new_one(chat, orders, clock):
-    from lumen_bot.tickets import close_ticket
+    from lumen_bot.store.tickets import close_ticket
 
     first = reference_in(chat("I want a refund"))
     close_ticket(orders, first, clock())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lumen_bot.messages import ReplyKind
+from lumen_bot.domain.messages import ReplyKind
 from tests.conftest import Dialogue
 
 JANE = "jane.doe@example.com"

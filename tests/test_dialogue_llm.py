@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.runtime import build_runtime
+from channels.app import build_runtime
+from lumen_bot.domain.messages import ReplyKind
 from tests.conftest import Dialogue, extraction, http_error
 
 

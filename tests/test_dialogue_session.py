@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lumen_bot.messages import ReplyKind
+from lumen_bot.domain.messages import ReplyKind
 
 JANE = "jane.doe@example.com"
 

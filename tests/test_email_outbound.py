@@ -19,11 +19,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Row, select
 
-from channels.email.outbound import SmtpSender, compose_reply, sender
-from lumen_bot.messages import Part, Reply, ReplyKind
-from lumen_bot.outbox import Outbox
+from channels.app import smtp_sender as sender_from_settings
+from channels.email.outbound import SmtpSender, compose_reply
+from lumen_bot.domain.messages import Part, Reply, ReplyKind
 from lumen_bot.ports import SendFailed
+from lumen_bot.services.outbox import Outbox
 from lumen_bot.settings import load_settings
+from lumen_bot.store.database import Database
+from lumen_bot.store.outbox import SqlOutboxStore
 from lumen_bot.store.tables import OutboundRow
 from tests.conftest import Clock, SmtpServer
 
@@ -451,14 +454,14 @@ def test_failures_are_logged_without_addresses_or_message_text(
     "configured", [{}, {"smtp_host": "127.0.0.1"}, {"email_from": SHOP}], ids=["nothing", "host", "from"]
 )
 def test_without_smtp_host_and_email_from_there_is_no_sender(configured: dict[str, str]) -> None:
-    assert sender(load_settings(**configured)) is None
+    assert sender_from_settings(load_settings(**configured)) is None
 
 
 def test_the_sender_from_settings_delivers_to_the_configured_server(smtp_server: SmtpServer) -> None:
     settings = load_settings(
         smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_starttls=False, email_from=SHOP
     )
-    configured = sender(settings)
+    configured = sender_from_settings(settings)
     assert configured is not None
     asyncio.run(configured.send(SHOP, JANE, stored(compose())))
     assert len(smtp_server.received) == 1
@@ -475,7 +478,9 @@ def outbox_rows(engine: Engine) -> list[Row[Any]]:
 def test_an_smtp_outage_keeps_the_reply_until_the_server_is_back(
     engine: Engine, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    outbox = Outbox(engine, {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock)
+    outbox = Outbox(
+        SqlOutboxStore(Database(engine)), {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock
+    )
     reply = compose()
     smtp_server.stop()
     asyncio.run(outbox.send(VIA, SHOP, JANE, [stored(reply)]))
@@ -493,7 +498,9 @@ def test_an_smtp_outage_keeps_the_reply_until_the_server_is_back(
 
 
 def test_a_delivered_reply_is_never_sent_again(engine: Engine, clock: Clock, smtp_server: SmtpServer) -> None:
-    outbox = Outbox(engine, {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock)
+    outbox = Outbox(
+        SqlOutboxStore(Database(engine)), {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock
+    )
     asyncio.run(outbox.send(VIA, SHOP, JANE, [stored(compose())]))
     for _ in range(3):
         clock.advance(hours=1)
@@ -504,7 +511,9 @@ def test_a_delivered_reply_is_never_sent_again(engine: Engine, clock: Clock, smt
 def test_a_refused_recipient_drops_the_reply_without_retrying(
     engine: Engine, clock: Clock, smtp_server: SmtpServer
 ) -> None:
-    outbox = Outbox(engine, {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock)
+    outbox = Outbox(
+        SqlOutboxStore(Database(engine)), {VIA: smtp_sender(smtp_server)}, max_attempts=5, clock=clock
+    )
     smtp_server.rcpt_reply = "550 5.1.1 User unknown"
     asyncio.run(outbox.send(VIA, SHOP, JANE, [stored(compose())]))
     smtp_server.rcpt_reply = None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lumen_bot import engine
-from lumen_bot.engine import ConversationState, Escalate, Facts, Phase, Plan, Policy, RecordFailure
-from lumen_bot.identifiers import email_digest
-from lumen_bot.messages import ReplyKind
-from lumen_bot.orders.model import Order, OrderStatus
-from lumen_bot.understanding.model import Intent, Topic, Understanding
+import pytest
+
+from lumen_bot.domain import engine
+from lumen_bot.domain.engine import ConversationState, Escalate, Facts, Phase, Plan, Policy, RecordFailure
+from lumen_bot.domain.identifiers import email_digest
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.domain.orders import Order, OrderStatus
+from lumen_bot.domain.understanding import Intent, Topic, Understanding
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 POLICY = Policy(shop_name="Acme", support_contact="help@acme.example", idle_after=timedelta(minutes=30))
@@ -159,3 +161,12 @@ def test_an_unavailable_source_keeps_the_question_open():
     assert [r.kind for r in outcome.replies] == [ReplyKind.UNAVAILABLE]
     assert outcome.state.pending_order == "1042"
     assert outcome.effects == ()
+
+
+@pytest.mark.parametrize("topic", [topic for topic in Topic if topic is not Topic.OTHER])
+def test_every_named_request_opens_a_ticket_of_its_own_category(topic):
+    outcome = step(
+        ConversationState(), understood(Intent.OUT_OF_SCOPE, topic=topic), new_reference="LUM-TEST22"
+    )
+    [effect] = outcome.effects
+    assert isinstance(effect, Escalate) and effect.category == topic.value

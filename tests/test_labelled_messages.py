@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.understanding.grounding import ground
-from lumen_bot.understanding.model import Understanding
+from lumen_bot.domain.grounding import ground
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.domain.understanding import Understanding
 
 DATA = Path(__file__).parent / "data" / "understanding"
 # English phrasings, then other languages, long emails and manipulation attempts.

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from lumen_bot.domain.redaction import redact
 from lumen_bot.logs import configure_logging, request_context
-from lumen_bot.redaction import redact
 
 
 @pytest.mark.parametrize(

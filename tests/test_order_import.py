@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from lumen_bot.orders.demo import is_empty, load_demo
-from lumen_bot.orders.importer import ImportFailed, ImportSummary, import_file, write_orders
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
+from lumen_bot.domain.demo import demo_orders
+from lumen_bot.domain.order_file import ImportFailed, ImportSummary
+from lumen_bot.domain.orders import Order, OrderStatus, Shipment
+from lumen_bot.store.orders import import_file, is_empty, write_orders
 from lumen_bot.store.tables import OrderRow, ShipmentRow
 
 HEADER = (
@@ -510,6 +511,10 @@ def test_write_orders_refuses_one_number_twice(engine: Engine) -> None:
 
 
 # The demo ----------------------------------------------------------------------------------------------
+
+
+def load_demo(engine: Engine) -> ImportSummary:
+    return write_orders(engine, demo_orders())
 
 
 def test_the_demo_orders_load_into_an_empty_database_and_loading_again_changes_nothing(

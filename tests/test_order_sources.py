@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.orders.model import Order, OrderStatus
+from channels.app import build_order_source, build_runtime
+from lumen_bot.domain.messages import ReplyKind
+from lumen_bot.domain.orders import Order, OrderStatus
 from lumen_bot.orders.remote import CachedSource
 from lumen_bot.ports import OrderSourceUnavailable
-from lumen_bot.runtime import build_order_source, build_runtime
 from lumen_bot.settings import Settings, load_settings
 from tests.conftest import Dialogue, LiveServer, ProviderApi, RecordedRequest
 
@@ -40,7 +40,7 @@ def script(api: ProviderApi, *answers: Answer) -> None:
 
 
 def find(settings: Settings, number: str) -> Order | None:
-    return asyncio.run(build_order_source(settings, engine=None).find(number))  # type: ignore[arg-type]
+    return asyncio.run(build_order_source(settings, None).find(number))  # type: ignore[arg-type]
 
 
 # --- Shopify ---------------------------------------------------------------------------------------------

@@ -55,15 +55,10 @@ def test_the_wheel_holds_every_module_the_demo_orders_and_the_prompts(wheel):
     assert expected_files() <= names
 
 
-def test_the_prompts_load_from_the_installed_wheel(wheel, tmp_path):
+def run_installed(wheel: Path, tmp_path: Path, program: str) -> str:
+    """What ``program`` prints, run with the wheel's files as the only copy of Lumen on the path."""
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
-    program = (
-        "import lumen_bot; from lumen_bot.understanding.prompts import load_prompts;"
-        "print(lumen_bot.__file__);"
-        "print(load_prompts().messages(shop_name='Acme', text='hi', last_question=None)[0]['content'])"
-    )
-
     result = subprocess.run(
         [sys.executable, "-c", program],
         env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
@@ -73,7 +68,23 @@ def test_the_prompts_load_from_the_installed_wheel(wheel, tmp_path):
         timeout=60,
         check=True,
     )
+    return result.stdout
 
-    module_file, prompt = result.stdout.split("\n", 1)
-    assert Path(module_file).is_relative_to(installed)
+
+def test_the_prompts_load_from_the_installed_wheel(wheel, tmp_path):
+    program = (
+        "import lumen_bot; from lumen_bot.llm.prompts import load_prompts;"
+        "print(lumen_bot.__file__);"
+        "print(load_prompts().messages(shop_name='Acme', text='hi', last_question=None)[0]['content'])"
+    )
+
+    module_file, prompt = run_installed(wheel, tmp_path, program).split("\n", 1)
+
+    assert Path(module_file).is_relative_to(tmp_path / "site")
     assert "order-tracking assistant of Acme" in prompt
+
+
+def test_the_demo_orders_load_from_the_installed_wheel(wheel, tmp_path):
+    program = "from lumen_bot.domain.demo import demo_orders; print(min(o.number for o in demo_orders()))"
+
+    assert run_installed(wheel, tmp_path, program).strip() == "1001"

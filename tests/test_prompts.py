@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lumen_bot.understanding.prompts import EXAMPLES_FILE, SYSTEM_FILE, USER_FILE, PromptError, load_prompts
+from lumen_bot.llm.prompts import EXAMPLES_FILE, SYSTEM_FILE, USER_FILE, PromptError, load_prompts
 
 REPO_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from lumen_bot.messages import InboundMessage, ReplyKind
+from lumen_bot.domain.messages import InboundMessage, ReplyKind
 from lumen_bot.store.tables import MessageRow, VerificationFailureRow
 from tests.conftest import Dialogue
 

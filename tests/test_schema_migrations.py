@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 from lumen_bot.store import database
 from lumen_bot.store.database import make_engine
-from lumen_bot.tickets import get_ticket
+from lumen_bot.store.tickets import get_ticket
 
 
 def revision(engine: Engine) -> str | None:

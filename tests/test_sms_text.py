@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channels.sms_text import gsm7_length, is_gsm7, render_sms, render_whatsapp, segment_count, to_gsm7
-from lumen_bot.messages import Part, Reply, ReplyKind
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
-from lumen_bot.replies import greeting, order_answer
-from lumen_bot.understanding.model import Intent
+from lumen_bot.domain.messages import Part, Reply, ReplyKind
+from lumen_bot.domain.orders import Order, OrderStatus, Shipment
+from lumen_bot.domain.replies import greeting, order_answer
+from lumen_bot.domain.understanding import Intent
 
 TODAY = date(2026, 11, 28)
 DUE = date(2026, 12, 1)

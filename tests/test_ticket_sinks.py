@@ -13,11 +13,12 @@ from dataclasses import dataclass
 import pytest
 from pydantic import SecretStr
 
-from channels import ticket_sinks
-from channels.app import build_outbox, create_app
-from lumen_bot.outbox import Outbox
+from channels.app import build_runtime, create_app
+from lumen_bot.domain.tickets import Ticket
+from lumen_bot.services.outbox import Outbox
+from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.settings import Settings
-from lumen_bot.tickets import Ticket, TicketDesk, get_ticket, list_tickets
+from lumen_bot.store.tickets import get_ticket, list_tickets
 from tests.conftest import LiveServer, eventually
 
 WEBHOOK_SECRET = "whsec-test-8f2a"
@@ -46,9 +47,8 @@ def make_desk(orders, clock):
     with asyncio.Runner() as loop:
 
         def make(settings: Settings) -> Desk:
-            sinks, senders = ticket_sinks.build(settings)
-            outbox, _ = build_outbox(settings, orders, clock, extra=senders)
-            return Desk(TicketDesk(orders, outbox, sinks, clock=clock), outbox, loop)
+            runtime = build_runtime(settings, engine=orders, clock=clock)
+            return Desk(runtime.desk, runtime.outbox, loop)
 
         yield make
 

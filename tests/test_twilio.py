@@ -18,7 +18,7 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 from channels.app import create_app
 from channels.sms_text import segment_count, to_gsm7
 from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureRow
-from lumen_bot.tickets import list_tickets
+from lumen_bot.store.tickets import list_tickets
 from tests.conftest import LiveServer, eventually
 
 TOKEN = "twilio-test-auth-token"

@@ -8,10 +8,10 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from lumen_bot.runtime import build_understander
+from channels.app import build_understander
+from lumen_bot.domain.understanding import Explanation, Intent
+from lumen_bot.services.hybrid import HybridUnderstander
 from lumen_bot.settings import Settings
-from lumen_bot.understanding.hybrid import Explanation, HybridUnderstander
-from lumen_bot.understanding.model import Intent
 from tests.conftest import extraction, http_error, prose, slow
 
 

@@ -6,15 +6,15 @@ import asyncio
 
 import pytest
 
+from channels.app import build_llm_understander
+from lumen_bot.domain.understanding import Intent, Topic
+from lumen_bot.ports import LlmAnswer, LlmFailed
 from lumen_bot.settings import Settings
-from lumen_bot.understanding.llm import LlmAnswer, LlmFailed, build_llm_understander
-from lumen_bot.understanding.model import Intent, Topic
-from lumen_bot.understanding.prompts import load_prompts
 from tests.conftest import extraction, http_error, prose, slow
 
 
 def ask(settings: Settings, text: str, last_question: str | None = None, **overrides: object) -> LlmAnswer:
-    understander = build_llm_understander(settings.model_copy(update=overrides), load_prompts())
+    understander = build_llm_understander(settings.model_copy(update=overrides))
     return asyncio.run(understander.ask(text, last_question=last_question))
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from lumen_bot.understanding.model import Intent, Topic, Understanding
-from lumen_bot.understanding.rules import RuleUnderstander
+from lumen_bot.domain.rules import RuleUnderstander
+from lumen_bot.domain.understanding import Intent, Topic, Understanding
 
 RULES = RuleUnderstander()
 

@@ -24,10 +24,9 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from lumen_bot.messages import Reply, ReplyKind
-from lumen_bot.ports import ReplySender, SendFailed
-from lumen_bot.redaction import redact
-from lumen_bot.settings import Settings
+from lumen_bot.domain.messages import Reply, ReplyKind
+from lumen_bot.domain.redaction import redact
+from lumen_bot.ports import SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -199,21 +198,6 @@ class SmtpSender:
 
     async def aclose(self) -> None:
         """Nothing to release: every message has a connection of its own."""
-
-
-def sender(settings: Settings) -> ReplySender | None:
-    """The SMTP sender, or ``None`` when ``LUMEN_SMTP_HOST`` or ``LUMEN_EMAIL_FROM`` is not set."""
-    if not settings.smtp_host or not settings.email_from:
-        return None
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    return SmtpSender(
-        settings.smtp_host,
-        settings.smtp_port,
-        username=settings.smtp_username or None,
-        password=password or None,
-        starttls=settings.smtp_starttls,
-        use_tls=settings.smtp_tls,
-    )
 
 
 def _refused(what: str, code: int, server_text: str, *, permanent: bool) -> SendFailed:

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email import policy
 from enum import StrEnum
 
 from channels.email.inbound import ParsedEmail
 from channels.email.outbound import compose_reply
-from lumen_bot.conversation import ConversationHandler
-from lumen_bot.messages import InboundMessage, Reply, clean_text
-from lumen_bot.outbox import Outbox
+from lumen_bot.domain.clock import Clock, utc_now
+from lumen_bot.domain.messages import InboundMessage, Reply, clean_text
+from lumen_bot.ports import OrderNumberFinder
+from lumen_bot.services.conversation import ConversationHandler
+from lumen_bot.services.outbox import Outbox
 from lumen_bot.settings import Settings
-from lumen_bot.understanding.rules import RuleUnderstander
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,17 @@ class EmailChannel:
         handler: ConversationHandler,
         outbox: Outbox,
         settings: Settings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        order_numbers: OrderNumberFinder,
+        clock: Clock = utc_now,
     ) -> None:
         self._handler = handler
         self._outbox = outbox
         self._settings = settings
-        self._clock = clock
         # Only to find an order number in the subject or the quoted confirmation, as the shopper's own
         # text is read by the core's understander.
-        self._order_numbers = RuleUnderstander(settings.order_number_pattern)
+        self._order_numbers = order_numbers
+        self._clock = clock
 
     @property
     def own_addresses(self) -> tuple[str, ...]:
@@ -97,7 +99,7 @@ class EmailChannel:
 
     def _context_order_number(self, email: ParsedEmail) -> str | None:
         for place in (email.subject, email.quoted_text):
-            number = self._order_numbers.understand_text(place).order_number
+            number = self._order_numbers.order_number_in(place)
             if number:
                 return number
         return None

@@ -16,7 +16,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -24,25 +23,27 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, insert
-from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData, UploadFile
 
 from channels.email.inbound import MalformedEmail, ParsedEmail, from_message, html_to_text, parse_email
 from channels.email.service import EmailChannel, Received
-from lumen_bot.store.database import run_query
-from lumen_bot.store.tables import SeenTokenRow
+from lumen_bot.domain.clock import Clock
+from lumen_bot.ports import SeenTokens
 
 log = logging.getLogger(__name__)
 
 BASIC_USER = "lumen"
 # Mailgun signs a timestamp; a request older than this is a replay, not a delivery.
 MAILGUN_MAX_AGE_SECONDS = 5 * 60
-_SEEN = SeenTokenRow.__table__  # type: ignore[attr-defined]
 
 
 def router(
-    channel: EmailChannel, engine: Engine, *, secret: str | None, mailgun_key: str | None
+    channel: EmailChannel,
+    seen_tokens: SeenTokens,
+    *,
+    secret: str | None,
+    mailgun_key: str | None,
+    clock: Clock,
 ) -> APIRouter:
     api = APIRouter(prefix="/webhooks/email")
     if secret is None and mailgun_key is None:
@@ -52,7 +53,7 @@ def router(
     if secret is not None:
         _basic_routes(api, channel, secret)
     if mailgun_key is not None:
-        _mailgun_route(api, channel, engine, mailgun_key)
+        _mailgun_route(api, channel, seen_tokens, mailgun_key, clock)
     return api
 
 
@@ -96,7 +97,9 @@ def _basic_routes(api: APIRouter, channel: EmailChannel, secret: str) -> None:
         return await _received(channel, _postmark(payload, channel.own_addresses), raw, provider_id)
 
 
-def _mailgun_route(api: APIRouter, channel: EmailChannel, engine: Engine, key: str) -> None:
+def _mailgun_route(
+    api: APIRouter, channel: EmailChannel, seen_tokens: SeenTokens, key: str, clock: Clock
+) -> None:
     @api.post("/mailgun")
     async def mailgun(request: Request) -> Response:
         form = await _form(request)
@@ -105,7 +108,7 @@ def _mailgun_route(api: APIRouter, channel: EmailChannel, engine: Engine, key: s
             log.warning("Mailgun webhook rejected: bad signature or stale timestamp")
             # 406 tells Mailgun not to retry: a forged request will not become genuine.
             return JSONResponse({"detail": "invalid Mailgun signature"}, status_code=406)
-        if not await run_query(engine, _first_use, engine, "mailgun", token):
+        if not await seen_tokens.first_use("mailgun", token, clock()):
             log.warning("Mailgun webhook rejected: token reused")
             return JSONResponse({"detail": "Mailgun token already used"}, status_code=406)
         raw = _field_bytes(form, "body-mime")
@@ -152,17 +155,6 @@ def _mailgun_signed(key: str, timestamp: str, token: str, signature: str) -> boo
         return False
     expected = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature)
-
-
-def _first_use(engine: Engine, provider: str, token: str) -> bool:
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                insert(_SEEN), {"provider": provider, "token": token[:200], "seen_at": datetime.now(UTC)}
-            )
-    except IntegrityError:
-        return False
-    return True
 
 
 # Provider payloads

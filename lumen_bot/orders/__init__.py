@@ -1,1 +1,2 @@
-"""Orders: the facts Lumen answers from, and where they come from."""
+"""Live order sources (Shopify, WooCommerce, a shop's own HTTP backend) and what wraps any source: a short
+cache and the carrier links a source left out. They implement the ``OrderSource`` port."""

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lumen_bot.identifiers import normalize_order_number
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
+from lumen_bot.domain.identifiers import normalize_order_number
+from lumen_bot.domain.orders import MaxLength, Order, OrderStatus, Shipment
 from lumen_bot.orders.remote import get_response, raise_for_busy, with_retries
 from lumen_bot.ports import OrderSourceUnavailable
 
@@ -24,9 +24,9 @@ class HttpShipment(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: OrderStatus
-    carrier: str | None = Field(default=None, max_length=100)
-    tracking_number: str | None = Field(default=None, max_length=100)
-    tracking_url: str | None = Field(default=None, max_length=2000)
+    carrier: str | None = Field(default=None, max_length=MaxLength.CARRIER)
+    tracking_number: str | None = Field(default=None, max_length=MaxLength.TRACKING_NUMBER)
+    tracking_url: str | None = Field(default=None, max_length=MaxLength.TRACKING_URL)
     estimated_delivery: date | None = None
     last_update: datetime | None = None
 
@@ -36,11 +36,11 @@ class HttpOrder(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    number: str = Field(max_length=40)
-    email: str = Field(max_length=254)
+    number: str = Field(max_length=MaxLength.ORDER_NUMBER)
+    email: str = Field(max_length=MaxLength.EMAIL)
     status: OrderStatus
     placed_at: datetime | None = None
-    customer_name: str | None = Field(default=None, max_length=200)
+    customer_name: str | None = Field(default=None, max_length=MaxLength.CUSTOMER_NAME)
     shipments: list[HttpShipment] = Field(default_factory=list, max_length=50)
 
 

@@ -22,8 +22,8 @@ from tenacity import (
     stop_after_delay,
 )
 
-from lumen_bot.orders.carriers import complete_shipment
-from lumen_bot.orders.model import Order
+from lumen_bot.domain.carriers import complete_shipment
+from lumen_bot.domain.orders import Order
 from lumen_bot.ports import OrderSource, OrderSourceUnavailable
 from lumen_bot.retry_after import retry_after_seconds
 

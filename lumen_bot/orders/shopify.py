@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from lumen_bot.identifiers import normalize_order_number
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
+from lumen_bot.domain.identifiers import normalize_order_number
+from lumen_bot.domain.orders import Order, OrderStatus, Shipment
 from lumen_bot.orders.remote import Busy, get_response, raise_for_busy, with_retries
 from lumen_bot.ports import OrderSourceUnavailable
 

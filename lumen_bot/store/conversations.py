@@ -10,16 +10,23 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lumen_bot.engine import ConversationState, Effect, Escalate, RecordFailure
-from lumen_bot.messages import InboundMessage, Part, Reply, ReplyKind
+from lumen_bot.domain.engine import ConversationState, Effect, Escalate, RecordFailure
+from lumen_bot.domain.messages import InboundMessage, Reply
+from lumen_bot.domain.tickets import (
+    TRANSCRIPT_MESSAGES,
+    TicketCategory,
+    TicketStatus,
+    render_transcript,
+    summary,
+)
+from lumen_bot.domain.understanding import Understanding
 from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
-from lumen_bot.store.database import run_query
+from lumen_bot.store.database import Database
+from lumen_bot.store.replies_json import dump_replies, load_replies
 from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
-from lumen_bot.tickets import TRANSCRIPT_MESSAGES, render_transcript, summary
-from lumen_bot.understanding.model import Understanding
 
 _CONVERSATION = ConversationRow.__table__  # type: ignore[attr-defined]
 _MESSAGE = MessageRow.__table__  # type: ignore[attr-defined]
@@ -54,7 +61,7 @@ _COUNT_FAILURES = select(
 _OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.reference).where(
     _TICKET.c.conversation_id == bindparam("conversation_id"),
     _TICKET.c.category == bindparam("category"),
-    _TICKET.c.status == "open",
+    _TICKET.c.status == TicketStatus.OPEN,
 )
 _ADD_TO_TICKET = (
     update(_TICKET)
@@ -79,11 +86,12 @@ _RECENT_MESSAGES = (
 class SqlConversationStore:
     """Implements the ``ConversationStore``, ``MessageLog`` and ``FailureLog`` ports."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._engine = database.engine
 
     async def load(self, channel: str, key: str) -> Snapshot:
-        return await run_query(self._engine, self._load, channel, key)
+        return await self._database.read(self._load, channel, key)
 
     async def commit(
         self,
@@ -95,8 +103,7 @@ class SqlConversationStore:
         effects: Sequence[Effect],
         now: datetime,
     ) -> None:
-        await run_query(
-            self._engine,
+        await self._database.write(
             self._commit,
             snapshot,
             message,
@@ -107,11 +114,11 @@ class SqlConversationStore:
             now,
         )
 
-    async def open_ticket(self, conversation_id: int, category: str) -> str | None:
-        return await run_query(self._engine, self._open_ticket, conversation_id, category)
+    async def open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
+        return await self._database.read(self._open_ticket, conversation_id, category)
 
     async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
-        return await run_query(self._engine, self._replies_for, channel, provider_message_id)
+        return await self._database.read(self._replies_for, channel, provider_message_id)
 
     async def count_failures(
         self, conversation_id: int | None, order_number: str, email_digest: str, since: datetime
@@ -122,7 +129,7 @@ class SqlConversationStore:
             "email_digest": email_digest,
             "since": since,
         }
-        return await run_query(self._engine, self._count_failures, params)
+        return await self._database.read(self._count_failures, params)
 
     def _load(self, channel: str, key: str) -> Snapshot:
         with self._engine.connect() as connection:
@@ -152,7 +159,7 @@ class SqlConversationStore:
                         "provider_message_id": message.provider_message_id,
                         "text": message.text,
                         "intent": understanding.intent.value,
-                        "replies": _dump_replies(replies),
+                        "replies": dump_replies(replies),
                         "raw": json.dumps(message.raw) if message.raw is not None else None,
                         "received_at": message.received_at,
                     },
@@ -201,7 +208,7 @@ class SqlConversationStore:
             raise ConcurrentUpdate(message.conversation_key)
         return snapshot.conversation_id
 
-    def _open_ticket(self, conversation_id: int, category: str) -> str | None:
+    def _open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
         params = {"conversation_id": conversation_id, "category": category}
         with self._engine.connect() as connection:
             row = connection.execute(_OPEN_TICKET, params).first()
@@ -211,7 +218,7 @@ class SqlConversationStore:
         params = {"channel": channel, "provider_message_id": provider_message_id}
         with self._engine.connect() as connection:
             stored = connection.execute(_REPLIES, params).scalar_one_or_none()
-        return None if stored is None else _load_replies(stored)
+        return None if stored is None else load_replies(stored)
 
     def _count_failures(self, params: dict[str, object]) -> FailureCounts:
         with self._engine.connect() as connection:
@@ -247,7 +254,7 @@ def _open_ticket(
     """One open ticket per conversation and category: asking again adds to it."""
     recent = connection.execute(_RECENT_MESSAGES, {"conversation_id": conversation_id}).all()
     transcript = render_transcript(
-        [(row.text, row.received_at, _load_replies(row.replies)) for row in reversed(recent)]
+        [(row.text, row.received_at, load_replies(row.replies)) for row in reversed(recent)]
     )
     existing = connection.execute(
         _OPEN_TICKET, {"conversation_id": conversation_id, "category": effect.category}
@@ -276,34 +283,8 @@ def _open_ticket(
             "summary": summary(effect.category, effect.order_number),
             "transcript": transcript,
             "requests": 1,
-            "status": "open",
+            "status": TicketStatus.OPEN,
             "created_at": now,
             "updated_at": now,
         },
     )
-
-
-def _dump_replies(replies: tuple[Reply, ...]) -> str:
-    return json.dumps(
-        [
-            {
-                "kind": r.kind.value,
-                "parts": [[p.text, p.short, p.optional] for p in r.parts],
-                "quick_replies": r.quick_replies,
-                "links": r.links,
-            }
-            for r in replies
-        ]
-    )
-
-
-def _load_replies(stored: str) -> list[Reply]:
-    return [
-        Reply(
-            ReplyKind(item["kind"]),
-            tuple(Part(text, short, optional) for text, short, optional in item["parts"]),
-            tuple(item["quick_replies"]),
-            tuple(item["links"]),
-        )
-        for item in json.loads(stored)
-    ]

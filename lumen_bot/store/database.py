@@ -1,8 +1,20 @@
-"""Engines are made here, per settings, never at import time."""
+"""Lumen's own database: engines made per settings (never at import time), and SQL run off the event loop.
+
+Every statement runs in a worker thread of the :class:`Database`, so a slow or locked database delays only
+the requests that wait for it: ``/healthz`` and the conversations that need no write keep answering.
+SQLite waits at most :data:`SQLITE_BUSY_TIMEOUT_SECONDS` for another connection's write lock, then the
+work fails as :class:`StoreUnavailable` and the shopper hears "try again in a few minutes".
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any, ParamSpec, TypeVar
 
@@ -10,8 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from anyio import to_thread
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import SQLModel, create_engine
@@ -19,20 +30,102 @@ from sqlmodel import SQLModel, create_engine
 from lumen_bot.ports import StoreUnavailable
 from lumen_bot.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
+# Long enough for another connection's write to finish; short enough that a shopper whose message is
+# held up hears "try again" within a few seconds rather than waiting on a stuck lock.
+SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
+_BUSY_TIMEOUT_MS = int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)
+# Threads for reading (and, on PostgreSQL, writing): fewer than SQLAlchemy's pool has connections (5, and
+# 10 more under load), so a thread never waits for one. More would only contend for the interpreter.
+_THREADS = 4
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the schema created or upgraded; SQLite tuned for concurrent readers and
     one writer."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    else:
+        # A server may have dropped an idle connection; a file cannot.
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     prepare_schema(engine)
     return engine
+
+
+class Database:
+    """Runs blocking database work in threads of its own, translating an unreachable or locked database
+    into :class:`StoreUnavailable`. Shared by every SQL adapter of one engine.
+
+    SQLite takes one writer at a time, so this process's writes to it queue in one thread: they never
+    wait in SQLite's busy handler for each other (it sleeps in steps of up to 100 ms), only for another
+    process's lock. A write waits :data:`SQLITE_BUSY_TIMEOUT_SECONDS` in all, queue included.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._readers = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="lumen-db")
+        self._writer = self._readers
+        self._budgeted = engine.dialect.name == "sqlite"
+        if self._budgeted:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lumen-db-writer")
+            if not event.contains(engine, "begin", _wait_within_budget):
+                event.listen(engine, "begin", _wait_within_budget)
+
+    async def read(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(*args, **kwargs)``, which only reads, in a worker thread."""
+        return await self._run(self._readers, functools.partial(work, *args, **kwargs))
+
+    async def write(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(*args, **kwargs)``, a transaction that writes, in the writers' thread."""
+        work = functools.partial(work, *args, **kwargs)
+        if self._budgeted:
+            work = functools.partial(_within, time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS, work)
+        return await self._run(self._writer, work)
+
+    async def _run(self, threads: ThreadPoolExecutor, work: Callable[[], T]) -> T:
+        # The caller's context goes along, so log lines written in the thread keep the request id.
+        call = functools.partial(contextvars.copy_context().run, work)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(threads, call)
+        except (OperationalError, InterfaceError, PoolTimeout) as error:
+            raise StoreUnavailable(type(error).__name__) from error
+
+    async def aclose(self) -> None:
+        """Wait for the work in progress; the threads end with it. (The engine is its maker's to dispose.)"""
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+
+
+# How long the current thread's next SQLite transaction may wait for another process's lock (ms).
+_budget = threading.local()
+
+
+def _within(deadline: float, work: Callable[[], T]) -> T:
+    """``work()`` with what is left of the write's time after its turn in the queue."""
+    left = int((deadline - time.monotonic()) * 1000)
+    if left <= 0:
+        raise StoreUnavailable("the database stayed locked while this write waited its turn")
+    _budget.ms = left
+    return work()
+
+
+def _wait_within_budget(connection: Connection) -> None:
+    """Set the connection's busy timeout to the transaction's budget (when it is not set so already)."""
+    wanted = getattr(_budget, "ms", _BUSY_TIMEOUT_MS)
+    if connection.info.get("busy_timeout_ms", _BUSY_TIMEOUT_MS) != wanted:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+        connection.info["busy_timeout_ms"] = wanted
 
 
 def prepare_schema(engine: Engine) -> None:
@@ -76,29 +169,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _is_memory(dbapi_connection: Any) -> bool:
     rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
     return any(row[2] == "" for row in rows)
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-async def run_query(engine: Engine, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run blocking database work from async code.
-
-    An embedded SQLite database answers in tens of microseconds, less than a hop to a worker thread
-    costs, so its work runs inline; a networked database's work runs in a worker thread so the event
-    loop keeps serving while it waits.
-    """
-    try:
-        if engine.dialect.name == "sqlite":
-            return work(*args, **kwargs)
-        return await to_thread.run_sync(lambda: work(*args, **kwargs))
-    except (OperationalError, InterfaceError, PoolTimeout) as error:
-        raise StoreUnavailable(type(error).__name__) from error

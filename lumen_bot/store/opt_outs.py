@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Engine, bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from lumen_bot.store.database import run_query
+from lumen_bot.store.database import Database
 from lumen_bot.store.tables import OptOutRow
 
 _OPT_OUT = OptOutRow.__table__  # type: ignore[attr-defined]
@@ -17,28 +17,30 @@ _ADD = insert(_OPT_OUT)
 _REMOVE = delete(_OPT_OUT).where(_SAME)
 
 
-class OptOuts:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+class SqlOptOuts:
+    """Implements the ``OptOuts`` port."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._engine = database.engine
 
     async def is_opted_out(self, channel: str, address: str) -> bool:
-        return await run_query(self._engine, self._is_opted_out, channel, address)
+        return await self._database.read(self._is_opted_out, channel, address)
 
-    async def opt_out(self, channel: str, address: str) -> None:
-        await run_query(self._engine, self._opt_out, channel, address)
+    async def opt_out(self, channel: str, address: str, now: datetime) -> None:
+        await self._database.write(self._opt_out, channel, address, now)
 
     async def opt_in(self, channel: str, address: str) -> None:
-        await run_query(self._engine, self._opt_in, channel, address)
+        await self._database.write(self._opt_in, channel, address)
 
     def _is_opted_out(self, channel: str, address: str) -> bool:
         with self._engine.connect() as connection:
             return connection.execute(_IS_OUT, {"channel": channel, "address": address}).first() is not None
 
-    def _opt_out(self, channel: str, address: str) -> None:
-        row = {"channel": channel, "address": address, "created_at": datetime.now(UTC)}
+    def _opt_out(self, channel: str, address: str, now: datetime) -> None:
         try:
             with self._engine.begin() as connection:
-                connection.execute(_ADD, row)
+                connection.execute(_ADD, {"channel": channel, "address": address, "created_at": now})
         except IntegrityError:
             pass  # already opted out: a second STOP changes nothing
 

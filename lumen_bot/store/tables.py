@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from lumen_bot.domain.orders import MaxLength
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -20,11 +22,11 @@ class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
 
     id: int | None = Field(default=None, primary_key=True)
-    number: str = Field(max_length=40, unique=True, index=True)
-    email: str = Field(max_length=254)
+    number: str = Field(max_length=MaxLength.ORDER_NUMBER, unique=True, index=True)
+    email: str = Field(max_length=MaxLength.EMAIL)
     status: str = Field(max_length=32)
     placed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
-    customer_name: str | None = Field(default=None, max_length=200)
+    customer_name: str | None = Field(default=None, max_length=MaxLength.CUSTOMER_NAME)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
@@ -35,9 +37,9 @@ class ShipmentRow(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True, ondelete="CASCADE")
     position: int
     status: str = Field(max_length=32)
-    carrier: str | None = Field(default=None, max_length=100)
-    tracking_number: str | None = Field(default=None, max_length=100)
-    tracking_url: str | None = Field(default=None, max_length=2000)
+    carrier: str | None = Field(default=None, max_length=MaxLength.CARRIER)
+    tracking_number: str | None = Field(default=None, max_length=MaxLength.TRACKING_NUMBER)
+    tracking_url: str | None = Field(default=None, max_length=MaxLength.TRACKING_URL)
     estimated_delivery: date | None = None
 
 
@@ -82,7 +84,7 @@ class VerificationFailureRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id")
-    order_number: str = Field(max_length=40)
+    order_number: str = Field(max_length=MaxLength.ORDER_NUMBER)
     email_digest: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
@@ -148,7 +150,7 @@ class TicketRow(SQLModel, table=True):
     conversation_id: int = Field(foreign_key="conversations.id", index=True)
     channel: str = Field(max_length=32)
     category: str = Field(max_length=32)
-    order_number: str | None = Field(default=None, max_length=40)
+    order_number: str | None = Field(default=None, max_length=MaxLength.ORDER_NUMBER)
     """Only an order the shopper verified in the conversation."""
     contact: str | None = Field(default=None, max_length=320)
     """Where the team reaches the shopper: the channel's address, or the verified order's email."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from lumen_bot.identifiers import normalize_email, normalize_order_number
+from lumen_bot.domain.identifiers import normalize_email, normalize_order_number
+from lumen_bot.domain.orders import MaxLength
 
 
 class Intent(StrEnum):
@@ -39,6 +41,14 @@ class Topic(StrEnum):
 ORDER_QUESTIONS = frozenset({Intent.ORDER_STATUS, Intent.TRACKING, Intent.DELIVERY_ESTIMATE})
 
 
+class Question(StrEnum):
+    """What the bot has just asked and is waiting for: it helps read a bare "1042" or "yes"."""
+
+    ORDER_NUMBER = "ask_order_number"
+    EMAIL = "ask_email"
+    CONFIRM_TICKET = "confirm_ticket"
+
+
 class Understanding(BaseModel):
     """What one shopper message asks for, and the order number and email address written in it.
 
@@ -64,7 +74,7 @@ class Understanding(BaseModel):
     )
     order_number: str | None = Field(
         default=None,
-        max_length=40,
+        max_length=MaxLength.ORDER_NUMBER,
         description=(
             "The order number exactly as written in the message, or null. Not a quantity, price, date,"
             " phone number, postal code, or an invoice, product or apartment number."
@@ -72,7 +82,7 @@ class Understanding(BaseModel):
     )
     email: str | None = Field(
         default=None,
-        max_length=254,
+        max_length=MaxLength.EMAIL,
         description="The email address exactly as written in the message, or null.",
     )
     not_arrived: bool = Field(
@@ -125,3 +135,27 @@ class Understanding(BaseModel):
             return None
         code = value.strip().lower()[:2]
         return code if len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The rules' understanding of a message, and whether they are sure of it.
+
+    Unsure: nothing but weak signals matched (a subject named in passing, strong feelings, an address
+    alone amid other words), or the message is long or not in English, where patterns miss the point.
+    A hybrid understander asks the LLM about exactly these."""
+
+    understanding: Understanding
+    sure: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """An understanding, who gave it and why, and what it cost."""
+
+    understanding: Understanding
+    understander: Literal["rules", "llm"]
+    reason: str
+    seconds: float
+    tokens_in: int = 0
+    tokens_out: int = 0

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from lumen_bot.orders.model import Shipment
+from lumen_bot.domain.orders import Shipment
 
 
 @dataclass(frozen=True, slots=True)

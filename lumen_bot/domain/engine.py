@@ -1,6 +1,6 @@
 """The conversation as an explicit state table: (state, understanding, facts) → (state, replies, effects).
 
-Pure: no database, network or clock. The caller (:mod:`lumen_bot.conversation`) loads the state, asks
+Pure: no database, network or clock. The caller (:mod:`lumen_bot.services.conversation`) loads the state, asks
 :func:`plan` which order to look up, fetches it, calls :func:`step` and stores the outcome.
 
 States (``Phase``) and transitions::
@@ -25,11 +25,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from lumen_bot import replies
-from lumen_bot.identifiers import email_digest
-from lumen_bot.messages import Reply
-from lumen_bot.orders.model import Order
-from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Understanding
+from lumen_bot.domain import replies
+from lumen_bot.domain.identifiers import email_digest
+from lumen_bot.domain.messages import Reply
+from lumen_bot.domain.orders import Order
+from lumen_bot.domain.tickets import TicketCategory
+from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Question, Topic, Understanding
 
 
 class Phase(StrEnum):
@@ -54,18 +55,21 @@ class ConversationState(BaseModel):
     verified_emails: tuple[str, ...] = ()
     current_order: str | None = None
     """The verified order the conversation is about, for follow-ups without a number."""
-    pending_category: str | None = None
+    pending_category: TicketCategory | None = None
     """The request the bot offered to pass to the team, while it waits for a yes or no."""
     last_activity: datetime | None = None
 
     @property
-    def last_question(self) -> str | None:
+    def last_question(self) -> Question | None:
         """What the bot is waiting for, as the understanders read it."""
-        return {
-            Phase.AWAITING_ORDER_NUMBER: "ask_order_number",
-            Phase.AWAITING_EMAIL: "ask_email",
-            Phase.CONFIRMING_TICKET: "confirm_ticket",
-        }.get(self.phase)
+        return _QUESTIONS.get(self.phase)
+
+
+_QUESTIONS = {
+    Phase.AWAITING_ORDER_NUMBER: Question.ORDER_NUMBER,
+    Phase.AWAITING_EMAIL: Question.EMAIL,
+    Phase.CONFIRMING_TICKET: Question.CONFIRM_TICKET,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ class Escalate:
     """The shopper asked for something only the team can do: open the ticket, or add to it."""
 
     reference: str
-    category: str
+    category: TicketCategory
     order_number: str | None
     """Only an order verified in this conversation, never one the shopper merely named."""
     contact: str | None
@@ -105,7 +109,7 @@ class Plan:
     look_up: str | None = None
     count_failures_for: str | None = None
     """The digest of the email about to be checked: count recent failures before checking it."""
-    open_ticket_for: str | None = None
+    open_ticket_for: TicketCategory | None = None
     """A ticket category: find the conversation's open ticket of it, to add to rather than repeat."""
 
 
@@ -188,7 +192,9 @@ def step(state: ConversationState, understanding: Understanding, facts: Facts, p
         return _escalate(state, understanding, category, facts, policy)
     if understanding.intent in _ESCALATIONS:
         # Vague: one question first, so a stray word does not open a ticket.
-        offer = state.model_copy(update={"phase": Phase.CONFIRMING_TICKET, "pending_category": "other"})
+        offer = state.model_copy(
+            update={"phase": Phase.CONFIRMING_TICKET, "pending_category": TicketCategory.OTHER}
+        )
         return Outcome(offer, (replies.confirm_ticket(),))
     if _is_order_flow(state, understanding):
         return _order_flow(state, understanding, facts, policy)
@@ -290,19 +296,19 @@ def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy)
     return Outcome(verified, (reply,))
 
 
-def _ticket_category(state: ConversationState, u: Understanding) -> str | None:
+def _ticket_category(state: ConversationState, u: Understanding) -> TicketCategory | None:
     """The ticket this message asks for now: a clear request for the team, or yes to the bot's offer."""
     if state.phase is Phase.CONFIRMING_TICKET and (u.answer == "yes" or u.intent is Intent.HUMAN):
         return state.pending_category
     if u.intent is Intent.HUMAN:
-        return "human"
-    if u.intent is Intent.OUT_OF_SCOPE and u.topic is not None and u.topic.value != "other":
-        return u.topic.value
+        return TicketCategory.HUMAN
+    if u.intent is Intent.OUT_OF_SCOPE and u.topic is not None and u.topic is not Topic.OTHER:
+        return TicketCategory.for_topic(u.topic)
     return None
 
 
 def _escalate(
-    state: ConversationState, u: Understanding, category: str, facts: Facts, policy: Policy
+    state: ConversationState, u: Understanding, category: TicketCategory, facts: Facts, policy: Policy
 ) -> Outcome:
     named = u.order_number
     if named is None:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from lumen_bot.messages import ReplyKind
-from lumen_bot.understanding.model import Understanding
+from lumen_bot.domain.understanding import Question, Understanding
 
 SYSTEM_FILE = "understanding_system.md"
 USER_FILE = "understanding_user.md"
@@ -24,10 +23,10 @@ EXAMPLES_FILE = "understanding_examples.jsonl"
 _PLACEHOLDERS = {SYSTEM_FILE: ("{shop_name}", "{examples}"), USER_FILE: ("{last_question}", "{message}")}
 
 # What the bot's previous reply asked for, in words the model can use to read a bare "1042".
-_LAST_QUESTIONS: dict[str, str] = {
-    ReplyKind.ASK_ORDER_NUMBER: "The assistant has just asked the shopper for their order number.",
-    ReplyKind.ASK_EMAIL: "The assistant has just asked the shopper for the email address on their order.",
-    ReplyKind.CONFIRM_TICKET: "The assistant has just asked whether to pass the request to the shop's team.",
+_LAST_QUESTIONS: dict[Question, str] = {
+    Question.ORDER_NUMBER: "The assistant has just asked the shopper for their order number.",
+    Question.EMAIL: "The assistant has just asked the shopper for the email address on their order.",
+    Question.CONFIRM_TICKET: "The assistant has just asked whether to pass the request to the shop's team.",
 }
 
 
@@ -38,7 +37,7 @@ class PromptError(Exception):
 @dataclass(frozen=True, slots=True)
 class Example:
     message: str
-    last_question: str | None
+    last_question: Question | None
     understanding: Understanding
 
     def render(self) -> str:
@@ -53,12 +52,12 @@ class Prompts:
     user: str
     examples: tuple[Example, ...]
 
-    def messages(self, *, shop_name: str, text: str, last_question: str | None) -> list[dict[str, str]]:
+    def messages(self, *, shop_name: str, text: str, last_question: Question | None) -> list[dict[str, str]]:
         """The chat messages for one shopper message. Placeholders are replaced one by one, the
         shopper's text last, so braces the shopper typed are never read as placeholders."""
         examples = "\n".join(example.render() for example in self.examples)
         system = self.system.replace("{shop_name}", shop_name).replace("{examples}", examples)
-        question = _LAST_QUESTIONS.get(last_question or "", "")
+        question = _LAST_QUESTIONS[last_question] if last_question else ""
         user = self.user.replace("{last_question}", question).replace("{message}", text)
         return [{"role": "system", "content": system}, {"role": "user", "content": user.strip()}]
 
@@ -88,9 +87,10 @@ def _examples(text: str) -> tuple[Example, ...]:
             continue
         try:
             row = json.loads(line)
-            last_question = row.get("last_question")
-            if last_question is not None and last_question not in set(ReplyKind):
-                raise ValueError(f"unknown last_question {last_question!r}")
+            asked = row.get("last_question")
+            if asked is not None and asked not in set(Question):
+                raise ValueError(f"unknown last_question {asked!r}")
+            last_question = Question(asked) if asked is not None else None
             understanding = Understanding.model_validate(row["understanding"])
             examples.append(Example(str(row["message"]), last_question, understanding))
         except (ValueError, KeyError, TypeError, ValidationError) as error:

@@ -1,4 +1,4 @@
-"""Importing a shop's orders from CSV or JSON Lines: everything is checked first, then written at once.
+"""Reading a shop's order file (CSV or JSON Lines) into orders: every row is checked, every problem named.
 
 The file shape (DESIGN.md, "Order import CSV"):
 
@@ -23,10 +23,9 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -42,22 +41,13 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
-from sqlalchemy import Connection, Engine, delete, insert
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import SQLModel
 
-from lumen_bot.identifiers import normalize_email, normalize_order_number
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
-from lumen_bot.store.tables import OrderRow, ShipmentRow
-
-_ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
-_SHIPMENTS = ShipmentRow.__table__  # type: ignore[attr-defined]
+from lumen_bot.domain.identifiers import normalize_email, normalize_order_number
+from lumen_bot.domain.orders import MaxLength, Order, OrderStatus, Shipment
 
 _REQUIRED = ("order_number", "email", "status")
 _ORDER_FIELDS = ("email", "placed_at", "customer_name")
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
-# Below SQLite's and PostgreSQL's limits on parameters per statement.
-_CHUNK = 1000
 
 _Error = tuple[int, str]  # a physical line number and what is wrong there
 _Record = tuple[int, dict[str, Any]]  # a physical line number and the fields given there
@@ -80,15 +70,14 @@ class ImportSummary:
         return f"Imported {_count(self.orders, 'order')} and {_count(self.shipments, 'shipment')}."
 
 
-def import_file(engine: Engine, path: Path) -> ImportSummary:
-    """Import the orders of a CSV or JSON Lines file: all of them, or none when any row is bad."""
-    return write_orders(engine, parse_orders(path))
+def parse_orders(data: bytes, *, name: str = "") -> list[Order]:
+    """The orders in a file's ``data``; :class:`ImportFailed` lists every bad row when there is any.
 
-
-def parse_orders(path: Path) -> list[Order]:
-    """The orders in ``path``; :class:`ImportFailed` lists every bad row when there is any."""
-    text = _read_text(path)
-    is_json_lines = path.suffix.lower() in _JSON_LINES_SUFFIXES or text.lstrip().startswith("{")
+    The file is JSON Lines when its ``name`` ends in ``.jsonl`` or ``.ndjson`` or it starts with ``{``,
+    else CSV."""
+    text = _read_text(data)
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    is_json_lines = suffix in _JSON_LINES_SUFFIXES or text.lstrip().startswith("{")
     records, errors = _json_lines_records(text) if is_json_lines else _csv_records(text)
     rows: list[tuple[int, _Row]] = []
     for line, fields in records:
@@ -105,24 +94,11 @@ def parse_orders(path: Path) -> list[Order]:
     return orders
 
 
-def write_orders(engine: Engine, orders: Sequence[Order]) -> ImportSummary:
-    """Insert new orders and update known ones (replacing their shipments), in one transaction."""
-    numbers = {order.number for order in orders}
-    if len(numbers) != len(orders):
-        raise ValueError("each order number may occur only once")
-    shipment_count = sum(len(order.shipments) for order in orders)
-    if orders:
-        with engine.begin() as connection:
-            ids = _upsert_orders(connection, orders)
-            _replace_shipments(connection, orders, ids)
-    return ImportSummary(orders=len(orders), shipments=shipment_count)
-
-
 # Reading -----------------------------------------------------------------------------------------------
 
 
-def _read_text(path: Path) -> str:
-    data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+def _read_text(data: bytes) -> str:
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -206,9 +182,9 @@ def _present(fields: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 # Checking one row --------------------------------------------------------------------------------------
 
 
-def _fits(table: type[SQLModel], column: str) -> StringConstraints:
-    """No longer than the database column, so a long value is a row error rather than a failed write."""
-    return StringConstraints(max_length=table.__table__.c[column].type.length)  # type: ignore[attr-defined]
+def _fits(max_length: int) -> StringConstraints:
+    """No longer than the field may be, so a long value is a row error rather than a failed write."""
+    return StringConstraints(max_length=max_length)
 
 
 def _order_number(value: str) -> str:
@@ -266,14 +242,14 @@ class _Row(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
-    order_number: Annotated[str, _fits(OrderRow, "number"), AfterValidator(_order_number)]
-    email: Annotated[str, _fits(OrderRow, "email"), AfterValidator(_email)]
+    order_number: Annotated[str, _fits(MaxLength.ORDER_NUMBER), AfterValidator(_order_number)]
+    email: Annotated[str, _fits(MaxLength.EMAIL), AfterValidator(_email)]
     status: Annotated[OrderStatus, BeforeValidator(_status)]
     placed_at: Annotated[datetime, BeforeValidator(_iso_datetime), AfterValidator(_utc)] | None = None
-    customer_name: Annotated[str, _fits(OrderRow, "customer_name")] | None = None
-    carrier: Annotated[str, _fits(ShipmentRow, "carrier")] | None = None
-    tracking_number: Annotated[str, _fits(ShipmentRow, "tracking_number")] | None = None
-    tracking_url: Annotated[str, _fits(ShipmentRow, "tracking_url"), AfterValidator(_http_url)] | None = None
+    customer_name: Annotated[str, _fits(MaxLength.CUSTOMER_NAME)] | None = None
+    carrier: Annotated[str, _fits(MaxLength.CARRIER)] | None = None
+    tracking_number: Annotated[str, _fits(MaxLength.TRACKING_NUMBER)] | None = None
+    tracking_url: Annotated[str, _fits(MaxLength.TRACKING_URL), AfterValidator(_http_url)] | None = None
     estimated_delivery: Annotated[date, BeforeValidator(_iso_date)] | None = None
 
     @model_validator(mode="after")
@@ -350,49 +326,6 @@ def _order_fields(number: str, group: list[tuple[int, _Row]]) -> tuple[dict[str,
                 reason = f"{field} '{value}' differs from '{first}' on line {first_line} for order {number}"
                 errors.append((line, reason))
     return {field: value for field, (_, value) in seen.items()}, errors
-
-
-# Writing -----------------------------------------------------------------------------------------------
-
-
-def _upsert_orders(connection: Connection, orders: Sequence[Order]) -> dict[str, int]:
-    """The id of each order by number, after inserting the new ones and updating the known ones."""
-    # ON CONFLICT is spelt the same by both databases Lumen runs on, but lives in their dialects.
-    dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[connection.dialect.name]
-    statement = dialect_insert(_ORDERS)
-    updated = ("email", "status", "placed_at", "customer_name", "updated_at")
-    statement = statement.on_conflict_do_update(
-        index_elements=[_ORDERS.c.number],
-        set_={name: statement.excluded[name] for name in updated},
-    ).returning(_ORDERS.c.id, _ORDERS.c.number)
-    now = datetime.now(UTC)
-    values = [
-        {
-            "number": order.number,
-            "email": order.email,
-            "status": order.status.value,
-            "placed_at": order.placed_at,
-            "customer_name": order.customer_name,
-            "updated_at": now,
-        }
-        for order in orders
-    ]
-    return {number: order_id for order_id, number in connection.execute(statement, values)}
-
-
-def _replace_shipments(connection: Connection, orders: Sequence[Order], ids: dict[str, int]) -> None:
-    order_ids = list(ids.values())
-    for start in range(0, len(order_ids), _CHUNK):
-        chunk = order_ids[start : start + _CHUNK]
-        connection.execute(delete(_SHIPMENTS).where(_SHIPMENTS.c.order_id.in_(chunk)))
-    values = [
-        shipment.model_dump(exclude={"last_update"})  # a live source's field; imports have none
-        | {"status": shipment.status.value, "order_id": ids[order.number], "position": position}
-        for order in orders
-        for position, shipment in enumerate(order.shipments)
-    ]
-    if values:
-        connection.execute(insert(_SHIPMENTS), values)
 
 
 def _count(number: int, noun: str) -> str:

@@ -13,18 +13,14 @@ A message is read in three passes over normalized copies of the text:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
-from lumen_bot.identifiers import normalize_order_number
-from lumen_bot.messages import ReplyKind
-from lumen_bot.settings import Settings
-from lumen_bot.understanding.model import Intent, Topic, Understanding
-from lumen_bot.understanding.text import EMAIL_LIKE, SPACES, emails_in, normalize_text
-
-DEFAULT_ORDER_NUMBER_PATTERN: str = Settings.model_fields["order_number_pattern"].default
-_MAX_ORDER_NUMBER_LENGTH = 40  # Understanding.order_number's max_length
+from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN, normalize_order_number
+from lumen_bot.domain.orders import MaxLength
+from lumen_bot.domain.text import EMAIL_LIKE, SPACES, emails_in, normalize_text
+from lumen_bot.domain.understanding import Explanation, Intent, Question, Reading, Topic, Understanding
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -443,18 +439,6 @@ _FOREIGN_WORDS = re.compile(r"\b(?:" + "|".join((
 # fmt: on
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """The rules' understanding of a message, and whether they are sure of it.
-
-    Unsure: nothing but weak signals matched (a subject named in passing, strong feelings, an address
-    alone amid other words), or the message is long or not in English, where patterns miss the point.
-    A hybrid understander asks the LLM about exactly these."""
-
-    understanding: Understanding
-    sure: bool
-
-
 class RuleUnderstander:
     """Understands shopper messages with patterns: no network, no model, no I/O."""
 
@@ -467,14 +451,25 @@ class RuleUnderstander:
             r"(?![\w/@$€£¥%]|[-.,:/]\d)"
         )
 
-    async def understand(self, text: str, *, last_question: str | None = None) -> Understanding:
+    async def understand(self, text: str, *, last_question: Question | None = None) -> Understanding:
         return self.read(text, last_question=last_question).understanding
 
-    def understand_text(self, text: str, *, last_question: str | None = None) -> Understanding:
-        """What ``text`` asks for. ``last_question`` is the kind of the bot's previous question, if any."""
+    async def explain(self, text: str, *, last_question: Question | None = None) -> Explanation:
+        """The rules' understanding, and whether hybrid mode would ask an LLM about the message."""
+        started = time.perf_counter()
+        reading = self.read(text, last_question=last_question)
+        reason = "rules sure" if reading.sure else "rules unsure (no LLM configured)"
+        return Explanation(reading.understanding, "rules", reason, time.perf_counter() - started)
+
+    def understand_text(self, text: str, *, last_question: Question | None = None) -> Understanding:
+        """What ``text`` asks for. ``last_question`` is what the bot has just asked, if anything."""
         return self.read(text, last_question=last_question).understanding
 
-    def read(self, text: str, *, last_question: str | None = None) -> Reading:
+    def order_number_in(self, text: str) -> str | None:
+        """The order number ``text`` names, read as in a shopper's message (an email's subject, say)."""
+        return self.understand_text(text).order_number
+
+    def read(self, text: str, *, last_question: Question | None = None) -> Reading:
         """What ``text`` asks for, and whether the rules are sure of it."""
         text = normalize_text(text)
         email = next(emails_in(text), None)
@@ -483,7 +478,7 @@ class RuleUnderstander:
         # Typos are corrected first, so that "purhcase 1042" is a marked number too.
         words = _correct_typos(plain.lower())
         order_number = self._find_order_number(
-            words.upper(), expecting_one=last_question == ReplyKind.ASK_ORDER_NUMBER
+            words.upper(), expecting_one=last_question == Question.ORDER_NUMBER
         )
         intent, topic, not_arrived, strong = self._intent(words, order_number=order_number, email=email)
         # "Sure! 1042" gives the number; a yes or no is a message with nothing else in it.
@@ -505,7 +500,7 @@ class RuleUnderstander:
         first_bare: str | None = None
         for match in self._candidate.finditer(text):
             number, (start, end) = match.group("number"), match.span()
-            if len(normalize_order_number(number)) > _MAX_ORDER_NUMBER_LENGTH or self._is_something_else(
+            if len(normalize_order_number(number)) > MaxLength.ORDER_NUMBER or self._is_something_else(
                 text, start, end, number
             ):
                 continue

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from lumen_bot.messages import Part, Reply, ReplyKind
-from lumen_bot.orders.model import Order, OrderStatus, Shipment
-from lumen_bot.understanding.model import Intent
+from lumen_bot.domain.messages import Part, Reply, ReplyKind
+from lumen_bot.domain.orders import Order, OrderStatus, Shipment
+from lumen_bot.domain.tickets import TicketCategory
+from lumen_bot.domain.understanding import Intent
 
 TRACK = "Where's my order?"
 WHEN = "When will it arrive?"
@@ -42,15 +43,15 @@ _IN_TRANSIT = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED, Ord
 
 # What the shopper asked for, and how an order number joins it: "a refund" + " for order #1042".
 _REQUESTS = {
-    "refund": ("a refund", "for"),
-    "return": ("to return an item", "from"),
-    "cancel": ("to cancel your order", "#"),
-    "address_change": ("to change the delivery address", "of"),
-    "damaged": ("help with a damaged item", "from"),
-    "missing_item": ("help with a missing item", "from"),
-    "payment": ("help with a payment", "for"),
-    "complaint": ("to make a complaint", "about"),
-    "other": ("help with something I can't do myself", "for"),
+    TicketCategory.REFUND: ("a refund", "for"),
+    TicketCategory.RETURN: ("to return an item", "from"),
+    TicketCategory.CANCEL: ("to cancel your order", "#"),
+    TicketCategory.ADDRESS_CHANGE: ("to change the delivery address", "of"),
+    TicketCategory.DAMAGED: ("help with a damaged item", "from"),
+    TicketCategory.MISSING_ITEM: ("help with a missing item", "from"),
+    TicketCategory.PAYMENT: ("help with a payment", "for"),
+    TicketCategory.COMPLAINT: ("to make a complaint", "about"),
+    TicketCategory.OTHER: ("help with something I can't do myself", "for"),
 }
 # How the team gets back to a shopper on each channel that can be reached later.
 _BY_CHANNEL = {"sms": "by text message", "whatsapp": "on WhatsApp", "email": "by email"}
@@ -152,7 +153,7 @@ def unavailable(support_contact: str) -> Reply:
 
 
 def escalated(
-    category: str,
+    category: TicketCategory,
     order_number: str | None,
     *,
     reference: str,
@@ -165,11 +166,11 @@ def escalated(
 
     ``channel`` is set when the team can answer on the shopper's channel; ``order_email_of`` names the
     verified order whose email they will write to otherwise."""
-    if category == "human":
+    if category is TicketCategory.HUMAN:
         about = f" with order #{order_number}" if order_number else ""
         opening = f"Of course — I'll get a person from our team to help you{about}."
     else:
-        request, joint = _REQUESTS.get(category, _REQUESTS["other"])
+        request, joint = _REQUESTS[category]
         if order_number:
             request = (
                 f"to cancel order #{order_number}"

@@ -9,10 +9,8 @@ when it is not valid. Every failure — timeout, connection, HTTP error, invalid
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import instructor
@@ -20,15 +18,10 @@ import openai
 from instructor.core import InstructorError
 from pydantic import ValidationError
 
-from lumen_bot.settings import Settings
-from lumen_bot.understanding.grounding import ground
-from lumen_bot.understanding.model import Understanding
-from lumen_bot.understanding.prompts import Prompts
-
-log = logging.getLogger(__name__)
-# instructor logs failed attempts with the model's output, which may quote the shopper: Lumen logs each
-# call itself, without content.
-logging.getLogger("instructor").setLevel(logging.CRITICAL)
+from lumen_bot.domain.grounding import ground
+from lumen_bot.domain.understanding import Question, Understanding
+from lumen_bot.llm.prompts import Prompts
+from lumen_bot.ports import LlmAnswer, LlmFailed
 
 MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -38,30 +31,9 @@ MODES = {
 }
 
 
-class LlmFailed(Exception):
-    """The model gave no valid answer in time. ``reason`` is short and holds no message content."""
-
-    def __init__(self, reason: str, *, seconds: float, tokens_in: int = 0, tokens_out: int = 0) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.seconds = seconds
-        self.tokens_in = tokens_in
-        self.tokens_out = tokens_out
-
-
-@dataclass(frozen=True, slots=True)
-class LlmAnswer:
-    """One call's understanding (grounded in the text), what it cost and what was dropped from it."""
-
-    understanding: Understanding
-    seconds: float
-    tokens_in: int
-    tokens_out: int
-    dropped: tuple[str, ...]
-
-
 class LlmUnderstander:
-    """Asks an OpenAI-compatible model for the :class:`Understanding` of one message."""
+    """Asks an OpenAI-compatible model for the :class:`Understanding` of one message (the
+    ``LlmExtractor`` port)."""
 
     def __init__(
         self,
@@ -88,7 +60,11 @@ class LlmUnderstander:
     def model(self) -> str:
         return self._model
 
-    async def ask(self, text: str, *, last_question: str | None = None) -> LlmAnswer:
+    async def aclose(self) -> None:
+        """Close the HTTP connections of the model's client."""
+        await self._client.client.close()
+
+    async def ask(self, text: str, *, last_question: Question | None = None) -> LlmAnswer:
         """The model's understanding of ``text``; raises :class:`LlmFailed`."""
         messages = self._prompts.messages(shop_name=self._shop_name, text=text, last_question=last_question)
         started = self._timer()
@@ -114,25 +90,19 @@ class LlmUnderstander:
         return LlmAnswer(grounded, seconds, tokens_in, tokens_out, dropped)
 
 
-def build_llm_understander(settings: Settings, prompts: Prompts) -> LlmUnderstander:
-    assert settings.llm_model, "an LLM understander needs LUMEN_LLM_MODEL"
+def openai_client(
+    *, base_url: str | None, api_key: str | None, mode: str, timeout_seconds: float
+) -> instructor.AsyncInstructor:
+    """An instructor client for any OpenAI-compatible server."""
     client = openai.AsyncOpenAI(
-        base_url=settings.llm_base_url,
+        base_url=base_url,
         # Local servers (Ollama, llama.cpp) take any key; the client insists on one.
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed",
-        timeout=settings.llm_timeout_seconds,
+        api_key=api_key or "not-needed",
+        timeout=timeout_seconds,
         # Re-asking is instructor's; a second try of a slow call would not fit the time anyway.
         max_retries=0,
     )
-    return LlmUnderstander(
-        instructor.from_openai(client, mode=MODES[settings.llm_mode]),
-        model=settings.llm_model,
-        prompts=prompts,
-        shop_name=settings.shop_name,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-        temperature=settings.llm_temperature,
-    )
+    return instructor.from_openai(client, mode=MODES[mode])
 
 
 def _reason(error: BaseException) -> str | None:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from lumen_bot.identifiers import normalize_email
+from lumen_bot.domain.identifiers import normalize_email
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Zero-width and bidi-control characters can sit inside a word ("or\u200bder"): removed, not spaced.

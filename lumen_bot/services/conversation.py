@@ -5,17 +5,17 @@ understand → load state → plan → look the order up / count failures → st
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from lumen_bot import engine, replies
-from lumen_bot.engine import Facts, Plan, Policy
-from lumen_bot.messages import InboundMessage, Reply
+from lumen_bot.domain import engine, replies
+from lumen_bot.domain.clock import Clock, utc_now
+from lumen_bot.domain.engine import Facts, Plan, Policy
+from lumen_bot.domain.messages import InboundMessage, Reply
+from lumen_bot.domain.tickets import TicketCategory, new_reference
+from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Understanding
 from lumen_bot.ports import (
     ConcurrentUpdate,
     ConversationStore,
@@ -28,8 +28,7 @@ from lumen_bot.ports import (
     StoreUnavailable,
     Understander,
 )
-from lumen_bot.tickets import new_reference
-from lumen_bot.understanding.model import ORDER_QUESTIONS, Intent, Understanding
+from lumen_bot.services.keyed_locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +55,11 @@ def _with_context(understanding: Understanding, order_number: str | None) -> Und
 class _Turn:
     replies: list[Reply]
     redelivery: bool = False
+    no_conversation: bool = False
+    """Only an existing conversation was to be continued, and there was none: nothing was stored."""
 
 
-class KeyedLocks:
-    """One asyncio lock per key, dropped as soon as nobody holds or awaits it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+_NO_CONVERSATION = _Turn([], no_conversation=True)
 
 
 class ConversationHandler:
@@ -91,7 +74,7 @@ class ConversationHandler:
         policy: Policy,
         limits: Limits,
         max_text_length: int,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._understander = understander
         self._orders = orders
@@ -106,22 +89,19 @@ class ConversationHandler:
 
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """The replies to ``message``; for a redelivery, the replies it got the first time."""
-        turn = await self._take_turn(message, existing_only=False)
-        assert turn is not None  # only a turn limited to existing conversations comes back empty
-        return turn.replies
+        return (await self._take_turn(message, existing_only=False)).replies
 
     async def handle_new(self, message: InboundMessage) -> list[Reply] | None:
         """Like :meth:`handle`, but ``None`` for a redelivery: its replies went out already."""
         turn = await self._take_turn(message, existing_only=False)
-        assert turn is not None
         return None if turn.redelivery else turn.replies
 
     async def continue_existing(self, message: InboundMessage) -> list[Reply] | None:
         """Like :meth:`handle`, but ``None`` (and nothing stored) when the conversation does not exist."""
         turn = await self._take_turn(message, existing_only=True)
-        return None if turn is None else turn.replies
+        return None if turn.no_conversation else turn.replies
 
-    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> _Turn | None:
+    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> _Turn:
         # Messages of one conversation take turns within this process; across processes the versioned
         # save in the store settles any race.
         async with self._turns.hold((message.channel, message.conversation_key)):
@@ -132,7 +112,7 @@ class ConversationHandler:
                 log.warning("conversation store unavailable", exc_info=True)
                 return _Turn([replies.unavailable(self._policy.support_contact)])
 
-    async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn | None:
+    async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn:
         started = time.perf_counter()
         pid = message.provider_message_id
         if pid is not None:
@@ -145,7 +125,7 @@ class ConversationHandler:
         for _ in range(_MAX_ATTEMPTS):
             snapshot = await self._store.load(message.channel, message.conversation_key)
             if existing_only and snapshot.conversation_id is None:
-                return None
+                return _NO_CONVERSATION
             now = self._clock()
             state = engine.resume(snapshot.state, now, self._policy)
             if message.authenticated_sender:
@@ -187,7 +167,7 @@ class ConversationHandler:
 
     async def _gather(self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime) -> Facts:
         if plan.open_ticket_for is not None:
-            return await self._ticket_facts(plan, snapshot, message, now)
+            return await self._ticket_facts(plan.open_ticket_for, plan.look_up, snapshot, message, now)
         if plan.look_up is None:
             return Facts(now=now)
         try:
@@ -208,17 +188,21 @@ class ConversationHandler:
         return Facts(now=now, order=order, attempts_left=attempts_left)
 
     async def _ticket_facts(
-        self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime
+        self,
+        category: TicketCategory,
+        verified_order: str | None,
+        snapshot: Snapshot,
+        message: InboundMessage,
+        now: datetime,
     ) -> Facts:
         """What a ticket needs: the open one to add to, a fresh reference, and how to reach the shopper."""
-        assert plan.open_ticket_for is not None
         existing = None
         if snapshot.conversation_id is not None:
-            existing = await self._store.open_ticket(snapshot.conversation_id, plan.open_ticket_for)
+            existing = await self._store.open_ticket(snapshot.conversation_id, category)
         order = None
-        if plan.look_up is not None:
+        if verified_order is not None:
             try:
-                order = await self._orders.find(plan.look_up)
+                order = await self._orders.find(verified_order)
             except OrderSourceUnavailable:
                 # The ticket matters more than its contact address: open it without the order's email.
                 log.warning("order source unavailable while opening a ticket", exc_info=True)

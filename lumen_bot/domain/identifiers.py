@@ -9,6 +9,9 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 _ORDER_NOISE = re.compile(r"[\s#]+")
+# What an order number looks like unless the shop says otherwise (LUMEN_ORDER_NUMBER_PATTERN): an optional
+# prefix of letters, then digits ("1042", "LUM-1042"). Matched against upper-cased text.
+DEFAULT_ORDER_NUMBER_PATTERN = r"(?:[A-Z]{1,5}-?)?\d{3,20}"
 
 
 def normalize_order_number(value: str) -> str:

@@ -8,6 +8,18 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 
+class MaxLength:
+    """How long each field may be: the database's columns, the import's checks and the live sources'
+    answers all hold to these."""
+
+    ORDER_NUMBER = 40
+    EMAIL = 254
+    CUSTOMER_NAME = 200
+    CARRIER = 100
+    TRACKING_NUMBER = 100
+    TRACKING_URL = 2000
+
+
 class OrderStatus(StrEnum):
     PROCESSING = "processing"
     PARTIALLY_SHIPPED = "partially_shipped"
@@ -33,7 +45,7 @@ class Order(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     number: str
-    """Normalized (see :func:`lumen_bot.identifiers.normalize_order_number`)."""
+    """Normalized (see :func:`lumen_bot.domain.identifiers.normalize_order_number`)."""
     email: str
     status: OrderStatus
     placed_at: datetime | None = None

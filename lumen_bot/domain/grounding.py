@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from lumen_bot.identifiers import email_key, normalize_order_number
-from lumen_bot.understanding.model import Understanding
-from lumen_bot.understanding.text import emails_in, normalize_text
+from lumen_bot.domain.identifiers import email_key, normalize_order_number
+from lumen_bot.domain.text import emails_in, normalize_text
+from lumen_bot.domain.understanding import Understanding
 
 # Shoppers space and punctuate numbers: "# 1042", "LUM 1042", "10-42".
 _SEPARATORS = r"[\s#-]*"

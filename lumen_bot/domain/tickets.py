@@ -1,0 +1,161 @@
+"""Tickets: requests the shop's team follows up on — what they hold, how they read, their categories.
+
+A ticket is stored with the conversation turn that asked for it and then delivered to every sink (a
+webhook, the support inbox, Zendesk) through the outbox; see ``lumen_bot.services.ticket_desk``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from lumen_bot.domain.messages import Reply, ReplyKind
+from lumen_bot.domain.understanding import Topic
+
+
+class TicketCategory(StrEnum):
+    """What the shopper asked the team for: an out-of-scope topic, or a person."""
+
+    REFUND = "refund"
+    RETURN = "return"
+    CANCEL = "cancel"
+    ADDRESS_CHANGE = "address_change"
+    DAMAGED = "damaged"
+    MISSING_ITEM = "missing_item"
+    PAYMENT = "payment"
+    COMPLAINT = "complaint"
+    OTHER = "other"
+    HUMAN = "human"
+
+    @classmethod
+    def for_topic(cls, topic: Topic) -> TicketCategory:
+        return cls(topic.value)
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outgoing message (a reply through a provider API, a ticket for a sink) stands."""
+
+    PENDING = "pending"
+    """Sending, or waiting to be retried."""
+    SENT = "sent"
+    FAILED = "failed"
+    """Given up after the last attempt."""
+    DROPPED = "dropped"
+    """Refused for good (the recipient opted out, the request is wrong): never retried."""
+
+
+# No 0/O, 1/I/L: a shopper reads the reference out on the phone.
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TRANSCRIPT_MESSAGES = 10
+"""Shopper messages (with the bot's replies) a ticket keeps from the conversation."""
+_TRANSCRIPT_TEXT = 1000
+_ORDER_DETAILS_LEFT_OUT = "(order details shown to the verified shopper; left out here)"
+_SUMMARIES = {
+    TicketCategory.REFUND: "Refund request",
+    TicketCategory.RETURN: "Return request",
+    TicketCategory.CANCEL: "Cancellation request",
+    TicketCategory.ADDRESS_CHANGE: "Delivery address change",
+    TicketCategory.DAMAGED: "Damaged item",
+    TicketCategory.MISSING_ITEM: "Missing item",
+    TicketCategory.PAYMENT: "Payment problem",
+    TicketCategory.COMPLAINT: "Complaint",
+    TicketCategory.OTHER: "Request Lumen cannot handle",
+    TicketCategory.HUMAN: "Wants to talk to a person",
+}
+
+
+def new_reference() -> str:
+    """A short, human-readable, unguessable reference such as ``LUM-7K3P9Q``."""
+    return "LUM-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
+
+
+def summary(category: TicketCategory, order_number: str | None) -> str:
+    """One line for the team: "Refund request — order #1042"."""
+    head = _SUMMARIES[category]
+    return f"{head} — order #{order_number}" if order_number else head
+
+
+def render_transcript(messages: Sequence[tuple[str, datetime, Sequence[Reply]]]) -> str:
+    """The conversation's recent messages as JSON, oldest first: the shopper's words and the bot's
+    replies, except answers about orders — those stay with the verified shopper."""
+    entries: list[dict[str, str]] = []
+    for text, received_at, replies in messages:
+        at = received_at.isoformat()
+        entries.append({"from": "shopper", "at": at, "text": text[:_TRANSCRIPT_TEXT]})
+        for reply in replies:
+            said = _ORDER_DETAILS_LEFT_OUT if reply.kind is ReplyKind.ORDER_ANSWER else reply.text
+            entries.append({"from": "lumen", "at": at, "text": said[:_TRANSCRIPT_TEXT]})
+    return json.dumps(entries, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A ticket's handover to one sink, as the outbox tracks it."""
+
+    sink: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    reference: str
+    category: TicketCategory
+    status: TicketStatus
+    channel: str
+    contact: str | None
+    order_number: str | None
+    summary: str
+    transcript: tuple[dict[str, str], ...]
+    requests: int
+    created_at: datetime
+    updated_at: datetime | None
+    closed_at: datetime | None
+    deliveries: tuple[Delivery, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The ticket as sinks and the admin API show it (dates in ISO 8601)."""
+        data = asdict(self)
+        data["transcript"] = list(self.transcript)
+        data["deliveries"] = [
+            {**asdict(delivery), "sent_at": _iso(delivery.sent_at)} for delivery in self.deliveries
+        ]
+        for name in ("created_at", "updated_at", "closed_at"):
+            data[name] = _iso(getattr(self, name))
+        return data
+
+
+def ticket_text(ticket: Ticket) -> str:
+    """The ticket as plain text for people: the facts, then the conversation."""
+    facts = [
+        ("Reference", ticket.reference),
+        ("Request", ticket.summary),
+        ("Channel", ticket.channel),
+        ("Contact", ticket.contact or "none given: the shopper was asked to write to support"),
+        ("Verified order", f"#{ticket.order_number}" if ticket.order_number else "none verified"),
+        ("Asked", f"{ticket.requests} time(s), first at {ticket.created_at:%Y-%m-%d %H:%M} UTC"),
+    ]
+    lines = [f"{name}: {value}" for name, value in facts]
+    lines += ["", "Conversation (most recent messages):"]
+    lines += [
+        f"{'Shopper' if entry['from'] == 'shopper' else 'Lumen'}: {entry['text']}"
+        for entry in ticket.transcript
+    ]
+    return "\n".join(lines)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

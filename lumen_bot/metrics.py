@@ -1,0 +1,41 @@
+"""Counters for ``GET /metrics`` (Prometheus): who understood each message, LLM tokens and latency.
+
+Counts only — never a message's content or anything that names a shopper."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from lumen_bot.domain.understanding import Explanation
+
+
+class UnderstandingMetrics:
+    """Implements the ``UnderstandingMonitor`` port on a Prometheus registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.answers = Counter(
+            "lumen_understanding",
+            "Messages understood, by the understander that answered and why.",
+            ["understander", "reason"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "lumen_llm_tokens",
+            "Tokens of LLM calls, prompt (in) and completion (out).",
+            ["direction"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "lumen_llm_call_seconds",
+            "Duration of LLM calls, re-asks included, by outcome.",
+            ["outcome"],
+            buckets=(0.25, 0.5, 1, 2, 3, 4, 6, 10),
+            registry=registry,
+        )
+
+    def record(self, explanation: Explanation, *, called_llm: bool, outcome: str) -> None:
+        self.answers.labels(explanation.understander, explanation.reason).inc()
+        if called_llm:
+            self.tokens.labels("in").inc(explanation.tokens_in)
+            self.tokens.labels("out").inc(explanation.tokens_out)
+            self.latency.labels(outcome).observe(explanation.seconds)

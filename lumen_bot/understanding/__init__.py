@@ -1,1 +1,0 @@
-"""Turning a shopper's words into a typed :class:`Understanding`."""
