@@ -1,8 +1,8 @@
 """Tickets in the database: listed, read with their deliveries, closed, and taken for dispatch.
 
 Tickets are written with the conversation turn that asked for them (:mod:`lumen_bot.store.conversations`).
-The functions here work on an engine directly (the CLI's and the tests' way); :class:`SqlTicketStore`
-runs them off the event loop for the server.
+The functions here work on an engine directly, blocking (tests read tickets that way);
+:class:`SqlTicketStore` runs them off the event loop for the server and the CLI.
 """
 
 from __future__ import annotations
