@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from typing import Literal
 
@@ -104,6 +105,10 @@ _ORDER = rf"(?:{_PARCEL}|items?|box|goods)"
 _OTHER_IDENTIFIERS = (
     "invoice", "bill", "receipt", "ticket", "case", "account", "item", "sku", "product", "model", "room",
     "apt", "apartment", "suite", "unit", "flat", "house", "zip", "postcode", "phone",
+    # travel, customers, taxes and lines, in the five languages
+    "flight", "flug", "vol", "vuelo", "voo", "bus", "autocarro", "onibus", "linie", "linea", "ligne", "train",
+    "zug", "tren", "client", "cliente", "kunde", "kundennummer", "kundennr", "customer", "vat", "tva", "iva",
+    "nif", "cif", "cpf", "cnpj", "piso", "factura", "facture", "rechnung", "fatura",
 )
 # fmt: on
 _A_NUMBER = "".join(rf"(?<!{word} )" for word in _OTHER_IDENTIFIERS) + r"\#?\d{3,}"
@@ -362,11 +367,21 @@ _GREETING = re.compile(
 
 # --- Order-number context, on upper-case text ----------------------------------------------------------
 
-# A marker right before the number: "order 1042", "#1042", "order no. 1042", "order number: 1042",
-# "my order number is 1042", "purchase #1042", "confirmation number 1042".
+# A marker right before the number, in the five languages shoppers write: "order 1042", "#1042", "order
+# no. 1042", "my order number is 1042", "pedido nº 40219", "número de pedido: 40219", "Bestellnr. 55810",
+# "commande n°7731", "cmd 7731", "encomenda 3390", "o número do pedido é 3390". Read without accents.
+_ORDER_WORDS = (
+    r"ORDERS?|PURCHASES?|CONFIRMATION|REFERENCE|REF|PEDIDOS?|ORDEN|COMPRAS?|REFERENCIA|BESTELLUNG(?:EN)?"
+    r"|BESTELLNR|BESTELLNUMMER|BEST\.?-?NR|AUFTRAGS?|AUFTRAGSNR|AUFTRAGSNUMMER|COMMANDES?|CMD|CDE"
+    r"|ENCOMENDAS?"
+)
+_NUMBER_WORDS = r"NO|NR|NRO|NUM|NUMBER|NUMERO|NUMMER|N\.?O|N\s?°|ID|CODE|REF|REFERENCE|REFERENCIA"
 _MARKER = re.compile(
-    r"(?:\b(?:ORDERS?|PURCHASES?|CONFIRMATION|REFERENCE|REF)\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE|REF"
-    r"|REFERENCE)\b)?\.?(?:\s*(?:IS|WAS|=))?\s*[:#-]?\s*|#\s*)$"
+    rf"(?:\b(?:{_ORDER_WORDS})\b\.?(?:\s*(?:{_NUMBER_WORDS})\b\.?)?"
+    rf"|\b(?:NR|NRO|NUM|NUMERO|NUMMER|N\.O|N\s?°)\.?"
+    rf"(?:\s*(?:DE|DO|DA|DU|DEL|OF|DER|MEINER)?\s*(?:MY|MI|MEU|MA|MON|LA|EL|THE|O)?\s*(?:{_ORDER_WORDS})\b\.?)?"
+    r"|#)"
+    r"(?:\s*(?:IS|WAS|=|ES|IST|LAUTET|EST|C ?EST|E|SERIA))?(?:\s*(?:THE|EL|LA|LE|O|A|DIE))?\s*[:#-]?\s*$"
 )
 # A number right after "ordered", "bought", or "order" as a verb, is a quantity: "I want to order 300
 # shirts", "I bought 100" (but "add it to order 1042" is the noun).
@@ -377,7 +392,8 @@ _QUANTITY_BEFORE = re.compile(
     r"|\b(?:ORDERED|BOUGHT|PURCHASED|GOT|GET|BUY|BUYING))\s+$"
 )
 _OTHER_IDENTIFIER_BEFORE = re.compile(
-    rf"\b(?:{'|'.join(_OTHER_IDENTIFIERS).upper()})\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE)\b)?\.?\s*[:#]?\s*$"
+    rf"\b(?:{'|'.join(_OTHER_IDENTIFIERS).upper()})\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE)\b)?\.?"
+    r"(?:\s*(?:IS|ES|EST|CEST|IST|E))?\s*[:#]?\s*$"
 )
 # Without a marker, a number is an order number when the words around it ask about one.
 _ASKS_ABOUT = re.compile(r"\b(?:TRACK|TRACKING|TRACE|LOCATE|STATUS OF|WHERE IS|WHERES|WHAT ABOUT|CHECK)\s*$")
@@ -387,13 +403,16 @@ _THEN_STATUS = re.compile(
 # What a price, postal code or phone number looks like from the words around the number.
 _AMOUNT_OR_CODE_BEFORE = re.compile(
     r"(?:[$€£¥]|\b(?:USD|EUR|GBP|CAD|AUD|INR|RS)"
-    r"|\b(?:ZIP|ZIPCODE|POSTCODE|POST CODE|POSTAL CODE|ZIP CODE|PLZ|PIN ?CODE)(?:\s*(?:IS|:))?"
-    r"|\b(?:CALL|TEXT|PHONE|TEL|TELEPHONE|MOBILE|CELL|FAX|WHATSAPP)\b(?:\W+\w+){0,3})\s*$"
+    r"|\b(?:ZIP|ZIPCODE|POSTCODE|POST CODE|POSTAL CODE|ZIP CODE|PLZ|POSTLEITZAHL|PIN ?CODE|CP|CEP"
+    r"|CODIGO POSTAL|CODE POSTAL|R\$)(?:\s*(?:IS|ES|IST|EST|E|:))?"
+    r"|\b(?:CALL|TEXT|PHONE|TEL|TELEPHONE|MOBILE|CELL|FAX|WHATSAPP|TELEFONO|TELEFON|HANDY|TELEFONE"
+    r"|CELULAR|PORTABLE)\b(?:\W+\w+){0,3})\s*$"
 )
 _UNIT_AFTER = re.compile(
     r"\s*(?:DOLLARS?|BUCKS|EUROS?|POUNDS?|USD|EUR|GBP|CAD|AUD|CENTS?|RUPEES?|YEN|KGS?|LBS?|GRAMS?|ML|CM|MM"
     r"|AM|PM|DAYS?|HOURS?|HRS?|WEEKS?|MONTHS?|YEARS?|MINUTES?|MINS?|ITEMS?|PCS|PIECES?|UNITS?|PAIRS?|BOXES"
-    r"|X)\b"
+    r"|X|REAIS|REAL|STUCK|STK|UNIDADES?|UNITES?|PIEZAS?|PECAS?|DIAS?|TAGE?N?|WOCHEN?|JOURS?|SEMAINES?"
+    r"|SEMANAS?|HORAS?|STUNDEN?|HEURES?|MESES|MONATE?|MOIS|ANOS?|JAHRE?|ANS)\b|\s*[€$£]"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _YEAR_BEFORE = re.compile(
@@ -403,13 +422,18 @@ _YEAR_BEFORE = re.compile(
 )
 _PHONE = re.compile(
     r"\+\d[\d\s().-]{6,}\d|\(\d{2,4}\)\s*\d{3,4}[\s.-]?\d{3,5}|\b\d{3}[\s.-]\d{3}[\s.-]\d{4}\b"
+    # Europe: 600 123 456, 06 12 34 56 78
+    r"|\b\d{3}[\s.]\d{3}[\s.]\d{3}\b|\b\d{2}(?:[\s.]\d{2}){4}\b"
 )
 # Words a bare reply may carry around the number: "it's 1042", "sure, 1042 thanks".
 # fmt: off
 _FILLER = frozenset({
     "AND", "AT", "COURSE", "EMAIL", "GO", "HELLO", "HERE", "HERES", "HEY", "HI", "I", "IS", "IT", "ITS",
     "MY", "OF", "OK", "OKAY", "ORDER", "PLEASE", "PLS", "SURE", "THANK", "THANKS", "THAT", "THATS", "THE",
-    "THINK", "THIS", "TY", "YEAH", "YEP", "YES", "YOU"
+    "THINK", "THIS", "TY", "YEAH", "YEP", "YES", "YOU",
+    # es, de, fr, pt: "es el 40219", "das ist 55810", "c'est 7731", "é o 3390"
+    "AQUI", "CEST", "CLARO", "DAS", "DIE", "E", "EL", "ES", "EST", "HIER", "IST", "JA", "LA", "LE", "MEINE",
+    "MEU", "MI", "MINHA", "MON", "NUMERO", "NUMMER", "O", "OUI", "SI", "SIM", "VOICI", "VOILA"
 })
 # fmt: on
 _UPPER_WORD = re.compile(r"[A-Z]+")
@@ -420,6 +444,17 @@ _YES = re.compile(
 )
 _NO = re.compile(
     r"^\W*(?:no|nope|nah|n|no thanks|not now|dont|do not|never mind|nevermind|forget it)\b(?! idea| clue)"
+)
+# In the other four languages the words are short and common ("ja" is also Portuguese "already"): a yes or
+# no there is the whole message, give or take a polite word.
+_POLITE = r"(?:\W+(?:por favor|porfa|bitte|gerne|gern|danke|merci|svp|stp|obrigad[oa]|gracias|claro))*\W*$"
+_YES_ELSEWHERE = re.compile(
+    r"^\W*(?:si|claro|vale|dale|por supuesto|ja|jawohl|gerne|genau|klar|naturlich|oui|ouais|dacc|d accord"
+    r"|bien sur|sim|pode|pode ser|com certeza)" + _POLITE
+)
+_NO_ELSEWHERE = re.compile(
+    r"^\W*(?:nein|ne|nee|non|nao|ahora no|jetzt nicht|pas maintenant|agora nao|nada|no gracias"
+    r"|nein danke|non merci|nao obrigad[oa])" + _POLITE
 )
 
 # --- How sure the rules are -----------------------------------------------------------------------------
@@ -465,20 +500,19 @@ class RuleUnderstander:
         """What ``text`` asks for. ``last_question`` is what the bot has just asked, if anything."""
         return self.read(text, last_question=last_question).understanding
 
-    def order_number_in(self, text: str) -> str | None:
-        """The order number ``text`` names, read as in a shopper's message (an email's subject, say)."""
-        return self.understand_text(text).order_number
+    def order_number_in(self, text: str, *, about_an_order: bool = False) -> str | None:
+        """The order number ``text`` names, read as in a shopper's message (an email's subject, say).
+
+        ``about_an_order``: the message is known to ask about an order, so a lone number without a marker
+        ("¿ya salió el 40219?") is its number too — unless it reads as a price, date, quantity …"""
+        _, _, words = _prepared(text)
+        return self._find_order_number(without_accents(words).upper(), expecting_one=about_an_order)
 
     def read(self, text: str, *, last_question: Question | None = None) -> Reading:
         """What ``text`` asks for, and whether the rules are sure of it."""
-        text = normalize_text(text)
-        email = next(emails_in(text), None)
-        # Digits in addresses and links are not order numbers, and "track" in a URL is not a request.
-        plain = SPACES.sub(" ", _APOSTROPHES.sub("", _URL.sub(" ", EMAIL_LIKE.sub(" ", text))))
-        # Typos are corrected first, so that "purhcase 1042" is a marked number too.
-        words = _correct_typos(plain.lower())
+        text, email, words = _prepared(text)
         order_number = self._find_order_number(
-            words.upper(), expecting_one=last_question == Question.ORDER_NUMBER
+            without_accents(words).upper(), expecting_one=last_question == Question.ORDER_NUMBER
         )
         intent, topic, not_arrived, strong = self._intent(words, order_number=order_number, email=email)
         # "Sure! 1042" gives the number; a yes or no is a message with nothing else in it.
@@ -589,6 +623,16 @@ class RuleUnderstander:
         return Intent.UNKNOWN, None, False, False
 
 
+def _prepared(text: str) -> tuple[str, str | None, str]:
+    """The normalized text, its first email address, and its words as the patterns read them."""
+    text = normalize_text(text)
+    email = next(emails_in(text), None)
+    # Digits in addresses and links are not order numbers, and "track" in a URL is not a request.
+    plain = SPACES.sub(" ", _APOSTROPHES.sub("", _URL.sub(" ", EMAIL_LIKE.sub(" ", text))))
+    # Typos are corrected first, so that "purhcase 1042" is a marked number too.
+    return text, email, _correct_typos(plain.lower())
+
+
 def _answer(words: str) -> Literal["yes", "no"] | None:
     """Yes or no, when a short message is one: "yes please", "sure, go ahead", "no thanks", "nope"."""
     if len(words.split()) > _SHORT_MESSAGE_WORDS:
@@ -597,7 +641,19 @@ def _answer(words: str) -> Literal["yes", "no"] | None:
         return "no"
     if _YES.match(words):
         return "yes"
+    plain = without_accents(words)
+    if _NO_ELSEWHERE.match(plain):
+        return "no"
+    if _YES_ELSEWHERE.match(plain):
+        return "yes"
     return None
+
+
+def without_accents(text: str) -> str:
+    """``"número"`` → ``"numero"``: shoppers type either."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def _plain_english(text: str, words: str) -> bool:
