@@ -30,6 +30,7 @@ from channels.http_guards import BodyLimit, PathCors, RequestContext
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.engine import Policy
+from lumen_bot.domain.linear_model import ModelFormatError
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.llm.extractor import LlmUnderstander, openai_client
 from lumen_bot.llm.prompts import PromptError, load_prompts
@@ -52,6 +53,7 @@ from lumen_bot.ports import (
 from lumen_bot.services.background import Background
 from lumen_bot.services.conversation import ConversationHandler, Limits
 from lumen_bot.services.hybrid import HybridUnderstander
+from lumen_bot.services.offline_understanding import TrainedUnderstander
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
@@ -62,6 +64,8 @@ from lumen_bot.store.orders import SqlOrderBook, SqlOrderSource
 from lumen_bot.store.outbox import SqlOutboxStore
 from lumen_bot.store.seen_tokens import SqlSeenTokens
 from lumen_bot.store.tickets import SqlTicketStore
+from lumen_bot.trained.language import FastTextLanguages
+from lumen_bot.trained.model_file import load_understanding_model
 
 # Generous for any chat message or provider webhook, small enough that no client can exhaust memory.
 MAX_BODY_BYTES = 256 * 1024
@@ -157,22 +161,31 @@ def build_runtime(
 def build_understander(
     settings: Settings, metrics: CollectorRegistry | None = None, resources: AsyncExitStack | None = None
 ) -> ExplainingUnderstander:
-    """The rules alone, or with an LLM for what they are unsure of (hybrid) or for everything (llm).
+    """The offline understander (the trained model and the rules) alone, or with an LLM for what it is
+    unsure of (hybrid) or for everything (llm).
 
-    Raises :class:`ConfigurationError` when the prompt files are missing or invalid: better at start-up
-    than on a shopper's message. The model's client is closed with ``resources``."""
-    rules = RuleUnderstander(settings.order_number_pattern)
+    Raises :class:`ConfigurationError` when the shipped model or the prompt files are missing or invalid:
+    better at start-up than on a shopper's message. The LLM's client is closed with ``resources``."""
+    offline = build_offline_understander(settings)
     if settings.understanding_mode == "rules":
-        return rules
+        return offline
     llm = build_llm_understander(settings)
     if resources is not None:
         resources.push_async_callback(llm.aclose)
     return HybridUnderstander(
-        rules,
+        offline,
         llm,
         monitor=UnderstandingMetrics(metrics or CollectorRegistry()),
         always_llm=settings.understanding_mode == "llm",
     )
+
+
+def build_offline_understander(settings: Settings) -> TrainedUnderstander:
+    try:
+        model = load_understanding_model()
+    except ModelFormatError as error:
+        raise ConfigurationError(f"the installed package is broken: {error}") from error
+    return TrainedUnderstander(RuleUnderstander(settings.order_number_pattern), model, FastTextLanguages())
 
 
 def build_llm_understander(settings: Settings) -> LlmUnderstander:

@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     understand.add_argument(
         "--explain",
         action="store_true",
-        help='add "explain": which understander answered and why, its latency and LLM tokens',
+        help='add "explain": which understander answered and why, the offline model\'s confidence, the'
+        " language, the latency and LLM tokens",
     )
     understand.set_defaults(run=_understand)
 
@@ -168,6 +169,8 @@ def _understand(args: argparse.Namespace, settings: Settings) -> int:
                     line["explain"] = {
                         "understander": explanation.understander,
                         "reason": explanation.reason,
+                        "confidence": explanation.confidence,
+                        "language": explanation.understanding.language,
                         "latency_ms": round(1000 * explanation.seconds, 1),
                         "tokens_in": explanation.tokens_in,
                         "tokens_out": explanation.tokens_out,

@@ -37,6 +37,12 @@ class RuleReader(Protocol):
     def read(self, text: str, *, last_question: Question | None = None) -> Reading: ...
 
 
+class LanguageGuesser(Protocol):
+    def guesses(self, text: str) -> list[tuple[str, float]]:
+        """The likeliest languages of ``text``, best first, as ISO 639-1 codes with probabilities."""
+        ...
+
+
 class OrderNumberFinder(Protocol):
     def order_number_in(self, text: str) -> str | None:
         """The order number ``text`` names, if any (an email's subject, its quoted confirmation)."""

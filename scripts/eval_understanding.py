@@ -1,24 +1,31 @@
 #!/usr/bin/env python3
 """Evaluate an understander on labelled shopper messages and Bitext utterances; print a Markdown report.
 
-    .venv/bin/python scripts/eval_understanding.py [--data PATH ...] [--understander rules|llm|hybrid]
-        [--concurrency N] [--show-errors N]
+    .venv/bin/python scripts/eval_understanding.py [--data PATH ...] [--split train|calibration|test]
+        [--understander offline|rules|llm|hybrid] [--concurrency N] [--show-errors N]
 
 Each ``--data PATH`` (repeatable) gets its own report: a folder (all its *.jsonl files together), a .jsonl
-file, or the Bitext .csv file. The default is the labelled set in tests/data/understanding.
+file, or the Bitext .csv file. The training messages (training/understanding) are read in one split only,
+``--split`` (default: test, which training never sees). The default data is that test split and the
+labelled set in tests/data/understanding.
 
-``rules`` runs the rules alone; ``llm`` (the LLM for every message) and ``hybrid`` (the LLM for what the
-rules are unsure of) are configured by the LUMEN_LLM_* environment, LUMEN_LLM_MODEL at least. A failed LLM
-call falls back to the rules' answer and is counted as a failure; ``--concurrency`` messages are in flight
-at once.
+``offline`` (the default) is the trained model with the rules, what Lumen runs without an LLM; ``rules``
+the patterns alone, for comparison; ``llm`` (the LLM for every message) and ``hybrid`` (the LLM for what
+the offline understander is unsure of) are configured by the LUMEN_LLM_* environment, LUMEN_LLM_MODEL at
+least. A failed LLM call falls back to the offline answer and is counted as a failure; ``--concurrency``
+messages are in flight at once.
 
 Labelled sets hold one JSON object per line: {"category", "text", "last_question", "intent", "topic",
-"order_number", "email"}. A row is right when the intent is, and for out_of_scope the topic too. Order
-numbers are compared normalized (no '#', no spaces, upper case), email addresses trimmed and ignoring case;
-``last_question`` is passed to the understander.
+"order_number", "email"} (training rows add "not_arrived" and "answer"). A row is right when the intent
+is, and for out_of_scope the topic too. Order numbers are compared normalized (no '#', no spaces, upper
+case), email addresses trimmed and ignoring case; ``last_question`` is passed to the understander. A row's
+language is its file's (es.jsonl, en_general.jsonl → en) or, in tests/data, its category (es, de …);
+labelled reports add a table per language, with how often the language itself was identified.
 
-The Bitext dataset is not in the repository (see ../shared/datasets/bitext/README.md). Its labels map to
-Lumen's understanding as that README suggests:
+The Bitext dataset is not in the repository (see ../shared/datasets/bitext/README.md); a sample of it is,
+in training/bitext, and the model learns from it — so only Bitext's test-split rows are scored (the split
+of a text is the same everywhere: scripts/understanding_data.py). Its labels map to Lumen's understanding
+as that README suggests:
 
 - track_order → order_status; delivery_period → delivery_estimate or order_status;
 - contact_human_agent, contact_customer_service → human;
@@ -55,6 +62,7 @@ from typing import Literal
 
 try:
     from pydantic import ValidationError
+    from understanding_data import Split, language_of, split_of
 
     from channels.app import build_understander
     from lumen_bot.domain.identifiers import email_key, normalize_order_number
@@ -73,8 +81,11 @@ except ModuleNotFoundError as error:
     sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO_ROOT / "tests/data/understanding"
-UNDERSTANDERS = ("rules", "llm", "hybrid")
+TRAINING_DATA = REPO_ROOT / "training/understanding"
+DEFAULT_DATA = (TRAINING_DATA, REPO_ROOT / "tests/data/understanding")
+UNDERSTANDERS = ("offline", "rules", "llm", "hybrid")
+SURE = frozenset({"rules sure", "model sure"})
+LANGUAGE_CATEGORIES = frozenset({"en", "es", "de", "fr", "pt"})
 KNOWN_ORDER_NUMBERS = frozenset({"3707955617", "123842", "732201349959", "4587345", "113542617735902"})
 TEXT_WIDTH = 160
 _DIGIT_RUN = re.compile(r"\d+")
@@ -148,6 +159,7 @@ class Sample:
     last_question: Question | None = None
     order_number: str | None = None
     email: str | None = None
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -184,7 +196,7 @@ class Result:
     @property
     def called_llm(self) -> bool:
         """Whether an LLM was (or, with the rules alone, would have been) asked."""
-        return self.explanation.reason != "rules sure"
+        return self.explanation.reason not in SURE
 
 
 # Loading ------------------------------------------------------------------------------------------------
@@ -195,40 +207,50 @@ def display_name(path: Path) -> str:
     return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
 
 
-def load_source(path: Path) -> Source:
+def load_source(path: Path, split: Split) -> Source:
     if not path.exists():
         raise DataError(f"data not found: {path}")
     if path.is_dir():
         files = sorted(path.glob("*.jsonl"))
         if not files:
             raise DataError(f"no *.jsonl file in {path}")
-        return labelled_source(display_name(path), files)
+        return labelled_source(display_name(path), files, split)
     if path.suffix == ".jsonl":
-        return labelled_source(display_name(path), [path])
+        return labelled_source(display_name(path), [path], split)
     if path.suffix == ".csv":
         return bitext_source(path)
     raise DataError(f"not a folder, .jsonl or .csv file: {path}")
 
 
-def labelled_source(name: str, files: Iterable[Path]) -> Source:
-    samples = tuple(sample for file in files for sample in load_labelled(file))
-    return Source(name, "labelled", samples, normalize_order_number)
+def labelled_source(name: str, files: Iterable[Path], split: Split) -> Source:
+    samples = []
+    for file in files:
+        training = file.resolve().parent == TRAINING_DATA
+        samples += [
+            sample
+            for sample in load_labelled(file, language_of(file) if training else None)
+            if not training or split_of(sample.text) == split
+        ]
+    if any(file.resolve().parent == TRAINING_DATA for file in files):
+        name = f"{name}, {split} split"
+    return Source(name, "labelled", tuple(samples), normalize_order_number)
 
 
-def load_labelled(path: Path) -> list[Sample]:
+def load_labelled(path: Path, language: str | None) -> list[Sample]:
+    """The rows of ``path``; their language is ``language``, or else their category when it names one."""
     samples: list[Sample] = []
     with path.open(encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
             try:
-                samples.append(labelled_sample(json.loads(line)))
+                samples.append(labelled_sample(json.loads(line), language))
             except (ValueError, KeyError, TypeError, AttributeError) as error:
                 raise DataError(f"{path}:{number}: invalid row: {error!r}") from error
     return samples
 
 
-def labelled_sample(record: dict[str, str | None]) -> Sample:
+def labelled_sample(record: dict[str, str | None], language: str | None = None) -> Sample:
     intent = Intent(record["intent"])
     topic = Topic(record["topic"]) if record["topic"] is not None else None
     if (intent == Intent.OUT_OF_SCOPE) != (topic is not None):
@@ -243,18 +265,23 @@ def labelled_sample(record: dict[str, str | None]) -> Sample:
         last_question=Question(last_question) if last_question is not None else None,
         order_number=normalize_order_number(number) if number is not None else None,
         email=email_key(email) if email is not None else None,
+        language=language
+        or (category if (category := str(record["category"])) in LANGUAGE_CATEGORIES else "en"),
     )
 
 
 def bitext_source(path: Path) -> Source:
+    """The Bitext rows of the test split: the model learnt from a sample of the others."""
     with path.open(newline="", encoding="utf-8") as file:
         try:
             samples = tuple(
-                bitext_sample(record["instruction"], record["intent"]) for record in csv.DictReader(file)
+                bitext_sample(record["instruction"], record["intent"])
+                for record in csv.DictReader(file)
+                if split_of(record["instruction"].strip()) == "test"
             )
         except KeyError as error:
             raise DataError(f"{path}: not the Bitext CSV (no {error} column)") from error
-    return Source(display_name(path), "bitext", samples, digits_key)
+    return Source(f"{display_name(path)}, test split", "bitext", samples, digits_key)
 
 
 def bitext_sample(text: str, label: str) -> Sample:
@@ -285,7 +312,7 @@ def make_understander(name: str) -> ExplainingUnderstander:
     """Raises :class:`ValidationError` (LUMEN_LLM_* settings) or :class:`ConfigurationError`."""
     if name == "rules":
         return RuleUnderstander()
-    return build_understander(load_settings(understanding=name))
+    return build_understander(load_settings(understanding="rules" if name == "offline" else name))
 
 
 def score(sample: Sample, explanation: Explanation, number_key: Callable[[str], str]) -> Result:
@@ -372,7 +399,7 @@ def accuracy(results: Sequence[Result]) -> str:
 
 
 def sure_accuracy(results: Sequence[Result]) -> str:
-    return accuracy([result for result in results if result.explanation.reason == "rules sure"])
+    return accuracy([result for result in results if not result.called_llm])
 
 
 def llm_share(results: Sequence[Result]) -> str:
@@ -433,13 +460,51 @@ def summary(results: Sequence[Result], seconds: float, concurrency: int) -> list
         f"| Order numbers found where none is labelled | {extra_numbers} |",
         f"| Email exact match (rows with a labelled email) | {email_match} |",
         f"| Emails found where none is labelled | {extra_emails} |",
-        f"| Accuracy where the rules were sure (answered without an LLM) | {sure_accuracy(results)} |",
-        f"| Rules unsure: sent to the LLM in hybrid mode | {llm_share(results)} |",
-        f"| LLM failures (the rules answered) | {failures(results)} |",
+        f"| Accuracy when sure (answered without an LLM) | {sure_accuracy(results)} |",
+        f"| Unsure: sent to the LLM in hybrid mode | {llm_share(results)} |",
+        f"| Precision of order questions when sure | {order_question_precision(results)} |",
+        f"| LLM failures (the offline understander answered) | {failures(results)} |",
         f"| Latency per message, mean / p95 | {latency(results)} |",
         f"| LLM tokens in / out | {tokens(results)} |",
         f"| Wall time | {seconds:,.2f} s (concurrency {concurrency}) |",
     ]
+
+
+def order_question_precision(results: Sequence[Result]) -> str:
+    """Of the sure answers that took a message for an order question, the share that expected one."""
+    said = [r for r in results if not r.called_llm and r.prediction.intent in ORDER_QUESTIONS]
+    return percent(sum(r.sample.expected.accepts(r.prediction) for r in said), len(said))
+
+
+def topic_accuracy(results: Sequence[Result]) -> str:
+    """On the rows that expect out_of_scope: the share understood as out_of_scope with the right topic."""
+    out_of_scope = [r for r in results if r.sample.expected.intent is Intent.OUT_OF_SCOPE]
+    return percent(sum(r.correct for r in out_of_scope), len(out_of_scope))
+
+
+def languages(results: Sequence[Result]) -> list[str]:
+    """The summary's measures per language, with how often the language itself was identified."""
+    groups: dict[str, list[Result]] = {}
+    for result in results:
+        groups.setdefault(result.sample.language, []).append(result)
+    lines = [
+        "| Language | Rows | Intent accuracy | Topic accuracy (out_of_scope rows) | Order numbers exact"
+        " | Emails exact | Sure (no LLM) | Accuracy when sure | Order-question precision when sure"
+        " | Language identified |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for language, group in sorted(groups.items()):
+        sure = [r for r in group if not r.called_llm]
+        identified = sum(r.prediction.language == language for r in group)
+        lines.append(
+            f"| {language} | {len(group)} | {accuracy(group)} | {topic_accuracy(group)} |"
+            f" {order_numbers(group)[0]} | {emails(group)[0]} | {percent(len(sure), len(group))} |"
+            f" {sure_accuracy(group)} | {order_question_precision(group)} |"
+            f" {percent(identified, len(group))} |"
+        )
+    for language, group in sorted(groups.items()):
+        lines += ["", f"### {language}: precision and recall", "", *intents(group)]
+    return lines
 
 
 def intents(results: Sequence[Result]) -> list[str]:
@@ -523,6 +588,8 @@ def report(
     if not results:
         return [*lines, "No rows.", ""]
     lines += ["## Summary", "", *summary(results, seconds, concurrency), ""]
+    if source.kind == "labelled":
+        lines += ["## Languages", "", *languages(results), ""]
     lines += ["## Intents", "", *intents(results), ""]
     lines += ["## Categories", "", *categories(results), ""]
     if show_errors > 0:
@@ -555,12 +622,18 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         action="append",
         metavar="PATH",
         help="a folder of *.jsonl files, a .jsonl file or the Bitext .csv; repeatable "
-        f"(default: {display_name(DEFAULT_DATA)})",
+        f"(default: {' and '.join(display_name(path) for path in DEFAULT_DATA)})",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("train", "calibration", "test"),
+        default="test",
+        help="the split of the training messages to read (default: %(default)s)",
     )
     parser.add_argument(
         "--understander",
         choices=UNDERSTANDERS,
-        default="rules",
+        default="offline",
         help="llm and hybrid are configured by LUMEN_LLM_* (default: %(default)s)",
     )
     parser.add_argument(
@@ -583,7 +656,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
     try:
-        sources = [load_source(path) for path in args.data or [DEFAULT_DATA]]
+        sources = [load_source(path, args.split) for path in args.data or DEFAULT_DATA]
     except (DataError, OSError, UnicodeDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

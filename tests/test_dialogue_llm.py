@@ -14,13 +14,13 @@ def llm_chat(llm_settings, orders, clock) -> Dialogue:
     return Dialogue(build_runtime(llm_settings, engine=orders, clock=clock).handler)
 
 
-def test_a_spanish_shopper_tracks_an_order(llm_chat, model_server):
-    model_server.answer(extraction(intent="order_status", order_number="1042", language="es"))
+def test_a_shopper_in_a_language_the_model_was_not_trained_on_tracks_an_order(llm_chat, model_server):
+    model_server.answer(extraction(intent="order_status", order_number="1042", language="it"))
 
-    assert "email" in llm_chat("Hola, ¿dónde está mi pedido 1042?")
+    assert "email" in llm_chat("Ciao, dov'è il mio ordine 1042?")
     assert llm_chat.kinds == [ReplyKind.ASK_EMAIL]
 
-    answer = llm_chat("jane.doe@example.com")  # the rules are sure of a bare address
+    answer = llm_chat("jane.doe@example.com")  # a bare address is sure offline
     assert llm_chat.kinds == [ReplyKind.ORDER_ANSWER]
     assert "1Z999AA10123456784" in answer
     assert len(model_server.requests) == 1
@@ -30,7 +30,7 @@ def test_the_llm_hears_the_bots_last_question(llm_chat, model_server):
     llm_chat("Where's my stuff?")
     model_server.answer(extraction(intent="provide_details", order_number="1042"))
 
-    llm_chat("es el 1042 creo")
+    llm_chat("Il numero è 1042, credo")
 
     assert llm_chat.kinds == [ReplyKind.ASK_EMAIL]
     assert "asked the shopper for their order number" in model_server.user_messages()[0]

@@ -18,14 +18,14 @@ def test_metrics_count_who_understood_each_message_and_the_llms_tokens(llm_app, 
     model_server.answer(extraction(intent="order_status", language="de"))
     with LiveServer(llm_app) as http:
         http.post("/api/chat", json={"session": None, "text": "Order 1042 status"})
-        http.post("/api/chat", json={"session": None, "text": "Wo bleibt meine Bestellung? anna@example.de"})
+        http.post("/api/chat", json={"session": None, "text": "Dov'è il mio ordine? anna@example.de"})
 
         response = http.get("/metrics")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    assert 'lumen_understanding_total{reason="rules sure",understander="rules"} 1.0' in response.text
-    assert 'lumen_understanding_total{reason="rules unsure",understander="llm"} 1.0' in response.text
+    assert 'lumen_understanding_total{reason="model sure",understander="model"} 1.0' in response.text
+    assert 'lumen_understanding_total{reason="model unsure",understander="llm"} 1.0' in response.text
     assert 'lumen_llm_tokens_total{direction="out"} 18.0' in response.text
     assert "anna" not in response.text and "1042" not in response.text
 

@@ -38,7 +38,7 @@ def expected_files() -> set[str]:
         path.relative_to(ROOT).as_posix()
         for folder in ("lumen_bot", "channels")
         for path in (ROOT / folder).rglob("*")
-        if path.suffix in {".py", ".csv", ".js", ".html"}
+        if path.suffix in {".py", ".csv", ".js", ".html", ".gz"}
     }
     files |= {
         f"lumen_bot/prompts/{path.name}"
@@ -88,3 +88,12 @@ def test_the_demo_orders_load_from_the_installed_wheel(wheel, tmp_path):
     program = "from lumen_bot.domain.demo import demo_orders; print(min(o.number for o in demo_orders()))"
 
     assert run_installed(wheel, tmp_path, program).strip() == "1001"
+
+
+def test_the_understanding_model_loads_from_the_installed_wheel(wheel, tmp_path):
+    program = (
+        "from lumen_bot.trained.model_file import load_understanding_model;"
+        "print(' '.join(load_understanding_model().languages.classes))"
+    )
+
+    assert run_installed(wheel, tmp_path, program).split() == ["de", "en", "es", "fr", "pt"]

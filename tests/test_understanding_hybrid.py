@@ -1,4 +1,5 @@
-"""Hybrid understanding: the rules answer when sure, the LLM the rest, the rules again when it fails."""
+"""Hybrid understanding: the offline understander answers when sure, the LLM the rest, the offline
+understander again when it fails."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from channels.app import build_understander
+from channels.app import build_offline_understander, build_understander
 from lumen_bot.domain.understanding import Explanation, Intent
 from lumen_bot.services.hybrid import HybridUnderstander
 from lumen_bot.settings import Settings
@@ -30,31 +31,30 @@ def test_a_model_makes_hybrid_the_default(llm_settings):
     "text",
     ["Where's my stuff?", "Order 1042 status", "Can I get the tracking link?", "I want a refund", "thanks!"],
 )
-def test_messages_the_rules_are_sure_of_never_reach_the_llm(llm_settings, model_server, text):
+def test_messages_the_offline_understander_is_sure_of_never_reach_the_llm(llm_settings, model_server, text):
     explanation = explain(llm_settings, text)
 
-    assert explanation.understander == "rules" and explanation.reason == "rules sure"
+    assert explanation.understander == "model" and explanation.reason == "model sure"
     assert model_server.requests == []
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "¿Dónde está mi pedido 58213?",
-        "Wo bleibt meine Bestellung?",
-        "Order 1042 came without the charger",
-        "asdf qwerty",
+        # Neither of the model's five languages, and a message long enough to say several things.
+        "Dov'è il mio ordine 58213?",
+        "Buongiorno, dove si trova il mio pacco?",
         "I wrote to you last week about the thing I bought for my sister's birthday and I have been checking"
         " the mailbox every single day since then, and my sister's party is on Saturday, so I am getting"
         " quite worried about whether everything is alright with it and what I should tell her",
     ],
 )
-def test_messages_the_rules_are_unsure_of_go_to_the_llm(llm_settings, model_server, text):
+def test_messages_the_offline_understander_is_unsure_of_go_to_the_llm(llm_settings, model_server, text):
     model_server.answer(extraction(intent="order_status"))
 
     explanation = explain(llm_settings, text)
 
-    assert explanation.understander == "llm" and explanation.reason == "rules unsure"
+    assert explanation.understander == "llm" and explanation.reason == "model unsure"
     assert explanation.understanding.intent == Intent.ORDER_STATUS
     assert len(model_server.requests) == 1
 
@@ -75,14 +75,16 @@ def test_llm_mode_asks_the_llm_about_every_message(llm_settings, model_server):
         (slow(1.5, extraction(intent="unknown")), "llm failed: timeout"),
     ],
 )
-def test_a_failing_llm_falls_back_to_the_rules_answer(llm_settings, model_server, answer, reason):
+def test_a_failing_llm_falls_back_to_the_offline_answer(llm_settings, model_server, answer, reason):
     model_server.default = answer
     settings = llm_settings.model_copy(update={"llm_timeout_seconds": 0.4, "llm_mode": "json"})
 
-    explanation = explain(settings, "Order 1042 came without the charger")
+    text = "Ordine #1042 arrivato senza il caricatore"
 
-    assert explanation.understander == "rules" and explanation.reason == reason
-    assert explanation.understanding.intent == Intent.PROVIDE_DETAILS
+    explanation = explain(settings, text)
+
+    assert explanation.understander == "model" and explanation.reason == reason
+    assert explanation.understanding == build_offline_understander(settings).read(text).understanding
     assert explanation.understanding.order_number == "1042"
 
 
@@ -90,24 +92,24 @@ def test_a_failure_is_logged_without_the_message(llm_settings, model_server, cap
     model_server.default = http_error(500)
     caplog.set_level(logging.INFO)
 
-    explain(llm_settings, "Order 1042 came without the charger, write to me at ana@example.es")
+    explain(llm_settings, "Ordine 1042 arrivato senza il caricatore, scrivetemi a ana@example.es")
 
     logged = " ".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
     assert "LLM understanding failed" in logged and "http_500" in logged
-    for content in ("charger", "1042", "ana@example.es"):
+    for content in ("caricatore", "1042", "ana@example.es"):
         assert content not in logged
 
 
 def test_each_call_is_logged_with_tokens_and_latency_but_not_the_message(llm_settings, model_server, caplog):
-    model_server.answer(extraction(intent="order_status", language="de"))
+    model_server.answer(extraction(intent="order_status", language="it"))
     caplog.set_level(logging.INFO)
 
-    explain(llm_settings, "Wo bleibt meine Bestellung?")
+    explain(llm_settings, "Dove si trova la mia spedizione?")
 
     [call] = [record for record in caplog.records if record.getMessage() == "LLM understanding"]
     assert (call.tokens_in, call.tokens_out, call.model) == (120, 18, "stand-in-model")
-    assert call.latency_ms > 0 and call.language == "de"
-    assert "Bestellung" not in str(call.__dict__)
+    assert call.latency_ms > 0 and call.language == "it"
+    assert "spedizione" not in str(call.__dict__)
 
 
 def test_answers_failures_tokens_and_latency_are_counted(llm_settings, model_server):
@@ -116,7 +118,7 @@ def test_answers_failures_tokens_and_latency_are_counted(llm_settings, model_ser
     model_server.answer(extraction(intent="order_status"), http_error(500))
 
     async def three_messages() -> None:
-        for text in ("Order 1042 status", "Wo bleibt meine Bestellung?", "Où est ma commande ?"):
+        for text in ("Order 1042 status", "Dove si trova la mia spedizione?", "Dov'è il mio ordine?"):
             await understander.understand(text)
 
     asyncio.run(three_messages())
@@ -124,9 +126,9 @@ def test_answers_failures_tokens_and_latency_are_counted(llm_settings, model_ser
     def count(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert count("lumen_understanding_total", understander="rules", reason="rules sure") == 1
-    assert count("lumen_understanding_total", understander="llm", reason="rules unsure") == 1
-    assert count("lumen_understanding_total", understander="rules", reason="llm failed: http_500") == 1
+    assert count("lumen_understanding_total", understander="model", reason="model sure") == 1
+    assert count("lumen_understanding_total", understander="llm", reason="model unsure") == 1
+    assert count("lumen_understanding_total", understander="model", reason="llm failed: http_500") == 1
     assert count("lumen_llm_tokens_total", direction="in") == 120
     assert count("lumen_llm_call_seconds_count", outcome="ok") == 1
     assert count("lumen_llm_call_seconds_count", outcome="http_500") == 1

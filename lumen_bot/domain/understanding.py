@@ -139,14 +139,14 @@ class Understanding(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """The rules' understanding of a message, and whether they are sure of it.
+    """An offline understanding of a message, and whether it is sure enough to answer without an LLM.
 
-    Unsure: nothing but weak signals matched (a subject named in passing, strong feelings, an address
-    alone amid other words), or the message is long or not in English, where patterns miss the point.
-    A hybrid understander asks the LLM about exactly these."""
+    ``confidence`` is the trained model's calibrated probability of its intent (None from the rules
+    alone, which are only sure or unsure). A hybrid understander asks the LLM about the unsure ones."""
 
     understanding: Understanding
     sure: bool
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +154,9 @@ class Explanation:
     """An understanding, who gave it and why, and what it cost."""
 
     understanding: Understanding
-    understander: Literal["rules", "llm"]
+    understander: Literal["rules", "model", "llm"]
     reason: str
     seconds: float
     tokens_in: int = 0
     tokens_out: int = 0
+    confidence: float | None = None

@@ -1,9 +1,9 @@
-"""Choosing who understands a message: the rules when they are sure, the LLM for the rest.
+"""Choosing who understands a message: the offline understander when it is sure, the LLM for the rest.
 
-Hybrid mode (the default with a model) asks the LLM only about what the rules are unsure of; ``llm`` mode
-asks it about every message. Either way a failed call falls back to the rules' answer, so an LLM outage
-costs understanding quality, never an answer. Each message is counted and each LLM call logged with its
-tokens and latency — never with the message's content.
+Hybrid mode (the default with a model) asks the LLM only about what the offline understander (the trained
+model and the rules) is unsure of; ``llm`` mode asks it about every message. Either way a failed call falls
+back to the offline answer, so an LLM outage costs understanding quality, never an answer. Each message
+is counted and each LLM call logged with its tokens and latency — never with the message's content.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class HybridUnderstander:
-    """The rules, and an LLM for messages the rules are unsure of (or for all, with ``always_llm``)."""
+    """The offline understander, and an LLM for messages it is unsure of (or for all, with ``always_llm``)."""
 
     def __init__(
         self,
@@ -43,7 +43,13 @@ class HybridUnderstander:
         started = self._timer()
         reading = self._rules.read(text, last_question=last_question)
         if reading.sure and not self._always_llm:
-            explanation = Explanation(reading.understanding, "rules", "rules sure", self._timer() - started)
+            explanation = Explanation(
+                reading.understanding,
+                "model",
+                "model sure",
+                self._timer() - started,
+                confidence=reading.confidence,
+            )
             self._monitor.record(explanation, called_llm=False, outcome="")
             return explanation
         try:
@@ -51,22 +57,27 @@ class HybridUnderstander:
         except LlmFailed as failure:
             explanation = Explanation(
                 reading.understanding,
-                "rules",
+                "model",
                 f"llm failed: {failure.reason}",
                 failure.seconds,
                 failure.tokens_in,
                 failure.tokens_out,
+                reading.confidence,
             )
-            log.warning("LLM understanding failed; the rules answer", extra=self._call_fields(explanation))
+            log.warning(
+                "LLM understanding failed; the offline understander answers",
+                extra=self._call_fields(explanation),
+            )
             self._monitor.record(explanation, called_llm=True, outcome=failure.reason)
             return explanation
         explanation = Explanation(
             answer.understanding,
             "llm",
-            "always llm" if self._always_llm else "rules unsure",
+            "always llm" if self._always_llm else "model unsure",
             answer.seconds,
             answer.tokens_in,
             answer.tokens_out,
+            reading.confidence,
         )
         log.info(
             "LLM understanding",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check labelled understanding messages: the format, the labels and that identifiers are copied exactly.
 
-    .venv/bin/python training/validate_lines.py training/understanding/es.jsonl [...]
+.venv/bin/python scripts/validate_training_data.py training/understanding/es.jsonl [...]
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-KEYS = {"category", "text", "last_question", "intent", "topic", "not_arrived", "order_number", "email", "answer"}
-INTENTS = {
-    "order_status", "tracking", "delivery_estimate", "provide_details", "out_of_scope", "human", "greeting",
-    "thanks", "help", "unknown",
-}
-TOPICS = {"refund", "return", "cancel", "address_change", "damaged", "missing_item", "payment", "complaint", "other"}
-QUESTIONS = {None, "ask_order_number", "ask_email", "confirm_ticket"}
+try:
+    from lumen_bot.domain.understanding import Intent, Question, Topic
+except ModuleNotFoundError as error:
+    sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")
+
+KEYS = frozenset(
+    {"category", "text", "last_question", "intent", "topic", "not_arrived", "order_number", "email", "answer"}
+)
+INTENTS = frozenset(intent.value for intent in Intent)
+TOPICS = frozenset(topic.value for topic in Topic)
+QUESTIONS = frozenset({None, *(question.value for question in Question)})
 
 
 def problems(row: dict[str, object]) -> list[str]:

@@ -1,0 +1,2 @@
+"""Trained models that ship inside the package: the understanding model and fastText's language
+identification."""
