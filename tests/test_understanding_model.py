@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from channels.app import build_offline_understander
-from lumen_bot.domain.features import features, plain_words
+from lumen_bot.domain.features import plain_words
 from lumen_bot.domain.linear_model import LinearModel, ModelFormatError, UnderstandingModel
 from lumen_bot.domain.model_reading import language_of, mentions_an_order
 from lumen_bot.domain.understanding import Intent, Question, Topic
@@ -78,8 +78,8 @@ def test_probabilities_are_a_distribution_and_unknown_features_count_for_nothing
     assert probabilities["a"] > probabilities["b"]
 
 
-def test_features_ignore_accents_case_and_which_number_was_written():
-    assert features("Número de PEDIDO 40219") == features("numero de pedido 7731")
+def test_plain_words_ignore_accents_case_and_which_number_was_written():
+    assert plain_words("Número de PEDIDO 40219") == plain_words("numero de pedido 7731")
     assert plain_words("Where's order #1042? jane@example.com") == [
         "wheres", "order", "#", "0", "?", "@",
     ]  # fmt: skip

@@ -35,12 +35,6 @@ def plain_words(text: str) -> list[str]:
     return [word for word in _WORD.findall(text) if not word.isspace() and word not in ".,;:-"]
 
 
-def features(text: str) -> list[str]:
-    """The message's features: character n-grams of each padded word, the words and the word pairs."""
-    words = plain_words(text)
-    return character_features(words) + word_features(words)
-
-
 def character_features(words: list[str]) -> list[str]:
     """The character n-grams of each of a message's :func:`plain_words`, padded with a space."""
     found: list[str] = []
