@@ -24,8 +24,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 try:
-    from sklearn.feature_extraction import DictVectorizer
-    from sklearn.linear_model import LogisticRegression
     from understanding_data import (
         MODEL_PATH,
         REPO_ROOT,
@@ -42,7 +40,7 @@ try:
     from lumen_bot.domain.rules import RuleUnderstander
     from lumen_bot.domain.understanding import Question
 except ModuleNotFoundError as error:
-    sys.exit(f"error: {error}; run this with the project's Python (pip install -e '.[train]')")
+    sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")
 
 RULES = RuleUnderstander()
 REGULARIZATION = 30.0  # scikit-learn's C, chosen on the calibration split
@@ -90,6 +88,13 @@ def vectors(examples: Sequence[Example], featurize: Featurize) -> list[dict[str,
 
 
 def fit(train: Sequence[Example], labels: Sequence[str], featurize: Featurize) -> LinearModel:
+    # Imported here: the train extra is needed to train, not to --check (the tests run that).
+    try:
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ModuleNotFoundError as error:
+        sys.exit(f"error: {error}; training needs the train extra: .venv/bin/pip install -e '.[train]'")
+
     rows = vectors(train, featurize)
     seen = Counter(feature for row in rows for feature in row)
     kept = [{f: v for f, v in row.items() if seen[f] >= MIN_MESSAGES_PER_FEATURE} for row in rows]
