@@ -36,7 +36,7 @@ try:
     from lumen_bot.domain.features import character_features, plain_words, word_features
     from lumen_bot.domain.lexicon import keyword_signals
     from lumen_bot.domain.linear_model import LinearModel, UnderstandingModel, feature_value
-    from lumen_bot.domain.model_reading import merged, reading_features
+    from lumen_bot.domain.model_reading import intent_class, merged, reading_features
     from lumen_bot.domain.rules import RuleUnderstander
     from lumen_bot.domain.understanding import Question
 except ModuleNotFoundError as error:
@@ -138,7 +138,7 @@ def thresholds(model: LinearModel, held_out: Sequence[Example]) -> tuple[float, 
         blocks, signals = intent_features(example)
         probabilities = merged(model.probabilities(*blocks, signals=signals))
         guess = max(probabilities, key=probabilities.__getitem__)
-        scored.append((probabilities[guess], guess, example.label.removesuffix(":not_arrived")))
+        scored.append((probabilities[guess], guess, intent_class(example.label)))
     # 0.30 … 0.99, then finer: the confidences near 1 are where a few more nines buy precision.
     grid = [round(0.30 + 0.01 * step, 2) for step in range(70)] + [
         round(0.99 + 0.001 * s, 3) for s in range(1, 10)

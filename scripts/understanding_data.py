@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lumen_bot.domain.model_reading import NOT_ARRIVED_CLASS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DATA = REPO_ROOT / "training/understanding"
 # A sample of Bitext's English utterances (scripts/import_bitext.py): training and calibration only.
@@ -60,7 +62,7 @@ def label_of(row: dict[str, object]) -> str:
     if intent == "out_of_scope":
         return f"out_of_scope:{row['topic']}"
     if intent == "order_status" and row.get("not_arrived"):
-        return "order_status:not_arrived"
+        return NOT_ARRIVED_CLASS
     return intent
 
 

@@ -30,7 +30,7 @@ from lumen_bot.domain.identifiers import email_digest
 from lumen_bot.domain.messages import Reply
 from lumen_bot.domain.orders import Order
 from lumen_bot.domain.tickets import TicketCategory
-from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Question, Topic, Understanding
+from lumen_bot.domain.understanding import ORDER_QUESTIONS, SMALL_TALK, Intent, Question, Topic, Understanding
 
 
 class Phase(StrEnum):
@@ -143,7 +143,6 @@ class Outcome:
 _NO_EMAIL = "0" * 64
 _ORDER_FLOW = ORDER_QUESTIONS | {Intent.PROVIDE_DETAILS}
 _ESCALATIONS = frozenset({Intent.OUT_OF_SCOPE, Intent.HUMAN})
-_SMALL_TALK = frozenset({Intent.UNKNOWN, Intent.THANKS, Intent.GREETING})
 
 
 def resume(state: ConversationState, now: datetime, policy: Policy) -> ConversationState:
@@ -181,7 +180,7 @@ def plan(state: ConversationState, understanding: Understanding) -> Plan:
 def step(state: ConversationState, understanding: Understanding, facts: Facts, policy: Policy) -> Outcome:
     state = state.model_copy(update={"last_activity": facts.now})
     if state.phase is Phase.CONFIRMING_TICKET:
-        if understanding.answer == "no" and understanding.intent in _SMALL_TALK:
+        if understanding.answer == "no" and understanding.intent in SMALL_TALK:
             return Outcome(_cleared(state), (replies.ticket_declined(),))
         if _ticket_category(state, understanding) is None:
             state = _cleared(state)  # the shopper moved on: the offer lapses

@@ -11,7 +11,8 @@ from lumen_bot.domain.understanding import Intent, Reading, Topic
 #: The languages the model was trained on, and in which Lumen is understood offline.
 MODEL_LANGUAGES = ("en", "es", "de", "fr", "pt")
 _SURE = 0.9  # fastText this sure of a language (one of the five or a sixth): the message is in it
-_NOT_ARRIVED = "not_arrived"
+#: The class of an order status question that says the order has not arrived.
+NOT_ARRIVED_CLASS = "order_status:not_arrived"
 
 
 def intent_of(label: str) -> tuple[Intent, Topic | None, bool]:
@@ -22,7 +23,7 @@ def intent_of(label: str) -> tuple[Intent, Topic | None, bool]:
     intent = Intent(name)
     if intent is Intent.OUT_OF_SCOPE:
         return intent, Topic(detail or Topic.OTHER), False
-    return intent, None, detail == _NOT_ARRIVED
+    return intent, None, label == NOT_ARRIVED_CLASS
 
 
 def merged(probabilities: dict[str, float]) -> dict[str, float]:
@@ -30,9 +31,14 @@ def merged(probabilities: dict[str, float]) -> dict[str, float]:
     question to the conversation, and the two must not split its confidence."""
     found: dict[str, float] = {}
     for label, probability in probabilities.items():
-        key = label.removesuffix(":" + _NOT_ARRIVED)
+        key = intent_class(label)
         found[key] = found.get(key, 0.0) + probability
     return found
+
+
+def intent_class(label: str) -> str:
+    """The class as the conversation sees it: "order_status:not_arrived" is order_status."""
+    return Intent.ORDER_STATUS.value if label == NOT_ARRIVED_CLASS else label
 
 
 # What a time or status question must be about to be an order question: "how long does it take?" and

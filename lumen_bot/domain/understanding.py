@@ -39,6 +39,8 @@ class Topic(StrEnum):
 
 #: Intents that ask about an order and so need a verified order to answer.
 ORDER_QUESTIONS = frozenset({Intent.ORDER_STATUS, Intent.TRACKING, Intent.DELIVERY_ESTIMATE})
+#: Intents that ask nothing: a bare yes/no or an identifier beside them is the point of the message.
+SMALL_TALK = frozenset({Intent.UNKNOWN, Intent.THANKS, Intent.GREETING})
 
 
 class Question(StrEnum):

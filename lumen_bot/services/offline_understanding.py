@@ -18,6 +18,7 @@ from lumen_bot.domain.lexicon import keyword_signals
 from lumen_bot.domain.linear_model import UnderstandingModel
 from lumen_bot.domain.model_reading import (
     MODEL_LANGUAGES,
+    NOT_ARRIVED_CLASS,
     intent_of,
     language_of,
     mentions_an_order,
@@ -27,6 +28,7 @@ from lumen_bot.domain.model_reading import (
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.understanding import (
     ORDER_QUESTIONS,
+    SMALL_TALK,
     Explanation,
     Intent,
     Question,
@@ -36,12 +38,10 @@ from lumen_bot.domain.understanding import (
 )
 from lumen_bot.ports import LanguageGuesser
 
-_NOT_ARRIVED = "order_status:not_arrived"
 # Below this the model's out-of-scope guess is read as "not understood": a ticket for a coin flip ("try
 # again" as a complaint) costs the shop more than asking the shopper once more.
 _ESCALATION_FLOOR = 0.5
 _LONG_MESSAGE_WORDS = 40  # a long email says several things: the LLM reads it whole
-_SMALL_TALK = frozenset({Intent.UNKNOWN, Intent.GREETING, Intent.THANKS})
 
 
 class TrainedUnderstander:
@@ -106,7 +106,7 @@ class TrainedUnderstander:
             intent, topic, not_arrived, sure = Intent.PROVIDE_DETAILS, None, False, True
         if intent is Intent.PROVIDE_DETAILS and not (order_number or rules.email):
             intent, sure = Intent.UNKNOWN, False
-        if (order_number or rules.email) and intent in _SMALL_TALK:
+        if (order_number or rules.email) and intent in SMALL_TALK:
             # "Sure, 1042" answers the question the bot asked, whatever the model made of the words.
             intent = Intent.PROVIDE_DETAILS
         understanding = Understanding(
@@ -132,5 +132,7 @@ class TrainedUnderstander:
         intents = merged(probabilities)
         label = max(intents, key=intents.__getitem__)
         intent, topic, _ = intent_of(label)
-        not_arrived = intent is Intent.ORDER_STATUS and probabilities[_NOT_ARRIVED] > probabilities[label]
+        not_arrived = (
+            intent is Intent.ORDER_STATUS and probabilities[NOT_ARRIVED_CLASS] > probabilities[label]
+        )
         return intent, topic, not_arrived, intents[label]
