@@ -231,6 +231,12 @@ def test_a_status_question_with_details_is_order_status_with_both() -> None:
         ("did order 1042 ship?", "1042"),
         ("طلبي رقم ١٠٤٢", "1042"),
         ("or\u200bder 1042", "1042"),
+        ("Bestellnr. 90-4411", "90-4411"),
+        ("order 7098-22", "7098-22"),
+        ("pedido 7731-B", "7731-B"),
+        ("44219 und die Mail ist georg@example.at", "44219"),
+        ("facture n° 2024-118 reçue, commande 44912", "44912"),
+        ("rue Pasteur, commande 1234", "1234"),
     ],
 )
 def test_order_numbers_are_found_in_their_written_forms(text: str, number: str) -> None:
@@ -271,6 +277,10 @@ def test_order_numbers_are_found_in_their_written_forms(text: str, number: str) 
         "ordered December 2025",
         "it was delivered at 10:30 am",
         "USD 120",
+        "vivo en Av. Corrientes 1234, piso 5",
+        "moro no apto 502",
+        "Paket liegt in der Packstation 112",
+        "I ordered on 12-11",
     ],
 )
 @pytest.mark.parametrize("last_question", [None, "ask_order_number"])

@@ -10,8 +10,9 @@ from email_validator import EmailNotValidError, validate_email
 
 _ORDER_NOISE = re.compile(r"[\s#]+")
 # What an order number looks like unless the shop says otherwise (LUMEN_ORDER_NUMBER_PATTERN): an optional
-# prefix of letters, then digits ("1042", "LUM-1042"). Matched against upper-cased text.
-DEFAULT_ORDER_NUMBER_PATTERN = r"(?:[A-Z]{1,5}-?)?\d{3,20}"
+# prefix of letters, then digits ("1042", "LUM-1042"), maybe in two groups or with a suffix ("90-4411",
+# "7098-22", "7731-B"), as shop systems number split or amended orders. Matched against upper-cased text.
+DEFAULT_ORDER_NUMBER_PATTERN = r"(?:[A-Z]{1,5}-?)?(?:\d{3,20}(?:-(?:\d{1,12}|[A-Z]{1,2}))?|\d{2}-\d{3,12})"
 
 
 def normalize_order_number(value: str) -> str:

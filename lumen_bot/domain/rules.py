@@ -109,6 +109,10 @@ _OTHER_IDENTIFIERS = (
     "flight", "flug", "vol", "vuelo", "voo", "bus", "autocarro", "onibus", "linie", "linea", "ligne", "train",
     "zug", "tren", "client", "cliente", "kunde", "kundennummer", "kundennr", "customer", "vat", "tva", "iva",
     "nif", "cif", "cpf", "cnpj", "piso", "factura", "facture", "rechnung", "fatura",
+    # where someone lives: a street, a flat, a post office box
+    "apto", "depto", "dpto", "appart", "appartement", "wohnung", "top", "tur", "zimmer", "raum", "etage",
+    "interphone", "packstation", "postfach", "av", "avenida", "calle", "rua", "rue", "strasse", "str",
+    "br", "ruta", "route",
 )
 # fmt: on
 _A_NUMBER = "".join(rf"(?<!{word} )" for word in _OTHER_IDENTIFIERS) + r"\#?\d{3,}"
@@ -392,7 +396,8 @@ _QUANTITY_BEFORE = re.compile(
     r"|\b(?:ORDERED|BOUGHT|PURCHASED|GOT|GET|BUY|BUYING))\s+$"
 )
 _OTHER_IDENTIFIER_BEFORE = re.compile(
-    rf"\b(?:{'|'.join(_OTHER_IDENTIFIERS).upper()})\b(?:\s*(?:NO|NR|NUM|NUMBER|ID|CODE)\b)?\.?"
+    rf"\b(?:{'|'.join(_OTHER_IDENTIFIERS).upper()})\b(?:\s*(?:NO|NR|NRO|NUM|NUMBER|NUMERO|NUMMER|N\.O|ID|CODE)\b"
+    r"|\s*N\s?°)?\.?"
     r"(?:\s*(?:IS|ES|EST|CEST|IST|E))?\s*[:#]?\s*$"
 )
 # Without a marker, a number is an order number when the words around it ask about one.
@@ -406,7 +411,10 @@ _AMOUNT_OR_CODE_BEFORE = re.compile(
     r"|\b(?:ZIP|ZIPCODE|POSTCODE|POST CODE|POSTAL CODE|ZIP CODE|PLZ|POSTLEITZAHL|PIN ?CODE|CP|CEP"
     r"|CODIGO POSTAL|CODE POSTAL|R\$)(?:\s*(?:IS|ES|IST|EST|E|:))?"
     r"|\b(?:CALL|TEXT|PHONE|TEL|TELEPHONE|MOBILE|CELL|FAX|WHATSAPP|TELEFONO|TELEFON|HANDY|TELEFONE"
-    r"|CELULAR|PORTABLE)\b(?:\W+\w+){0,3})\s*$"
+    r"|CELULAR|PORTABLE)\b(?:\W+\w+){0,3}"
+    # a house number: "Av. Corrientes 1234", "Rua Augusta 1540"
+    r"|\b(?:CALLE|AV|AVDA|AVENIDA|RUA|RUE|STRASSE|STREET|ROAD|AVENUE|BOULEVARD|BD|PLAZA|PRACA)\b"
+    rf"(?:\W+(?!(?:{_ORDER_WORDS})\b)\w+){{0,2}})\s*$"
 )
 _UNIT_AFTER = re.compile(
     r"\s*(?:DOLLARS?|BUCKS|EUROS?|POUNDS?|USD|EUR|GBP|CAD|AUD|CENTS?|RUPEES?|YEN|KGS?|LBS?|GRAMS?|ML|CM|MM"
@@ -433,7 +441,10 @@ _FILLER = frozenset({
     "THINK", "THIS", "TY", "YEAH", "YEP", "YES", "YOU",
     # es, de, fr, pt: "es el 40219", "das ist 55810", "c'est 7731", "é o 3390"
     "AQUI", "CEST", "CLARO", "DAS", "DIE", "E", "EL", "ES", "EST", "HIER", "IST", "JA", "LA", "LE", "MEINE",
-    "MEU", "MI", "MINHA", "MON", "NUMERO", "NUMMER", "O", "OUI", "SI", "SIM", "VOICI", "VOILA"
+    "MEU", "MI", "MINHA", "MON", "NUMERO", "NUMMER", "O", "OUI", "SI", "SIM", "VOICI", "VOILA",
+    # "44219 und die Mail ist …", "pedido 40219 y correo …"
+    "UND", "Y", "ET", "MAIL", "CORREO", "COURRIEL", "MEIN", "MA", "PEDIDO", "BESTELLUNG", "COMMANDE",
+    "ENCOMENDA",
 })
 # fmt: on
 _UPPER_WORD = re.compile(r"[A-Z]+")
