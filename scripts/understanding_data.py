@@ -33,6 +33,7 @@ SOURCES = (
     "lumen_bot/domain/linear_model.py",
     "lumen_bot/domain/model_reading.py",
     "lumen_bot/domain/rules.py",
+    "lumen_bot/domain/identifiers.py",
 )
 _TEST_SHARE = 20  # percent
 _CALIBRATION_SHARE = 15

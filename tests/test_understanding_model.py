@@ -12,6 +12,7 @@ import pytest
 
 from channels.app import build_offline_understander
 from lumen_bot.domain.features import plain_words
+from lumen_bot.domain.lexicon import keyword_signals
 from lumen_bot.domain.linear_model import LinearModel, ModelFormatError, UnderstandingModel
 from lumen_bot.domain.model_reading import language_of, mentions_an_order
 from lumen_bot.domain.understanding import Intent, Question, Topic
@@ -53,6 +54,14 @@ def test_every_training_message_is_labelled_validly():
     assert result.returncode == 0, result.stdout
 
 
+def test_a_parcel_someone_else_sent_is_a_signal_of_its_own():
+    signals = keyword_signals(plain_words("la caja que me envió mi hermana no ha llegado"))
+
+    assert "k someone_else" in signals
+    assert "k not_yet, someone else" in signals
+    assert not any("someone" in signal for signal in keyword_signals(plain_words("mi pedido no ha llegado")))
+
+
 def test_a_model_survives_its_document():
     model = LinearModel(("a", "b"), {"x": (0.5, -0.25), "y": (-1.0, 2.0)}, (0.1, -0.1), temperature=1.5)
 
@@ -92,6 +101,10 @@ def test_plain_words_ignore_accents_case_and_which_number_was_written():
         ("ya llegó el paquete?", True),
         ("how long does a passport renewal take", False),
         ("any news?", False),
+        ("Kommt die Lampe noch diese Woche?", True),
+        ("¿cuándo me lo traen?", True),
+        ("quando vem o sofá?", True),
+        ("is the bus running late", False),
     ],
 )
 def test_an_order_question_needs_a_subject(text, expected):

@@ -108,6 +108,21 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "help": (
         "help", "what can you", "are you a bot", "bot", "ayuda", "aide", "hilfe", "ajuda", "robot",
     ),
+    # Who or what else sends, brings or owes something: "my sister sent me a box", "my Uber Eats order",
+    # "the transfer to my landlord" — the shop's order is not what has not arrived.
+    "someone_else": (
+        "sister", "brother", "mum", "mom", "mother", "dad", "father", "grandm", "grandp", "friend", "cousin",
+        "aunt", "uncle", "daughter", "wife", "husband", "boyfriend", "girlfriend", "baby", "hermana",
+        "hermano", "madre", "mama", "padre", "papa", "abuel", "amig", "tia", "tio", "hijo", "hija", "novio",
+        "novia", "bebe", "schwester", "bruder", "mutter", "vater", "oma", "opa", "freund", "tante", "onkel",
+        "sohn", "tochter", "soeur", "frere", "mere", "pere", "ami", "copain", "copine", "fils", "fille",
+        "irma", "irmao", "mae", "filh", "namorad", "uber eats", "ubereats", "deliveroo", "just eat",
+        "glovo", "rappi", "ifood", "lieferando", "wolt", "swiggy", "zomato", "doordash", "grubhub", "cabify",
+        "lyft", "taxi", "transfer", "pix", "virement", "uberweis", "salary", "sueldo", "gehalt", "salaire",
+        "salario", "plumber", "fontaner", "plombier", "klempner", "encanador", "technician", "tecnico",
+        "techniker", "technicien", "i sent", "le mande", "ich habe .* geschickt", "jai envoye", "enviei",
+        "mandei",
+    ),
     "details": (
         "my email", "e ?mail", "correo", "mail", "order number", "numero de pedido", "bestellnummer",
         "numero de commande", "numero do pedido", "its", "es el", "cest", "das ist", "e o",
@@ -120,6 +135,7 @@ _PATTERNS = tuple((name, re.compile(r"\b(?:" + "|".join(entries) + ")")) for nam
 # A time, status or arrival word says little without a parcel or an order beside it: "my friend hasn't
 # arrived", "when does the train come". The model is linear, so the pairing is a signal of its own.
 _NEED_A_SUBJECT = frozenset({"when", "where", "arrive", "not_yet", "tracking"})
+_ARRIVAL = frozenset({"arrive", "not_yet", "when", "where"})
 
 
 def keyword_signals(words: list[str]) -> list[str]:
@@ -130,4 +146,6 @@ def keyword_signals(words: list[str]) -> list[str]:
     found = [f"k {name}" for name in touched]
     if "order" not in touched and "0" not in words:
         found += [f"k {name}, no order" for name in touched if name in _NEED_A_SUBJECT]
+    if "someone_else" in touched:
+        found += [f"k {name}, someone else" for name in touched if name in _ARRIVAL]
     return found

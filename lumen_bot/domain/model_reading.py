@@ -65,6 +65,12 @@ _ORDER_SUBJECTS = re.compile(r"\b(?:" + "|".join((
     # pt
     r"encomendas?", r"pacotes?", r"entregue", r"chegou", r"chega\w*", r"rastreio", r"rastreamento",
     r"correios", r"ctt", r"envio", r"produto",
+    # de, es, fr, pt: an article or a possessive before a noun, or a pronoun, names the thing bought ("kommt
+    # die Lampe noch?", "¿me lo traen?", "quando vem o sofá?"); English "the" and "my" do not, because
+    # "the bus" and "my application" are what English time and status questions are most often about.
+    r"(?:der|die|das|den|dem|des|ein|eine|einen|mein|meine|meinen|meinem|meiner|el|la|los|las|un|una|mi|mis"
+    r"|le|les|du|mon|ma|mes|o|os|as|um|uma|meu|minha|meus|minhas) \w+",
+    r"das", r"es", r"lo", r"ca", r"l",
 )) + r")\b")
 # fmt: on
 

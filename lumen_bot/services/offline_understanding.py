@@ -38,9 +38,7 @@ from lumen_bot.domain.understanding import (
 )
 from lumen_bot.ports import LanguageGuesser
 
-# Below this the model's out-of-scope guess is read as "not understood": a ticket for a coin flip ("try
-# again" as a complaint) costs the shop more than asking the shopper once more.
-_ESCALATION_FLOOR = 0.5
+_ESCALATION_FLOOR = 0.5  # below this out-of-scope probability, a message is "not understood"
 _LONG_MESSAGE_WORDS = 40  # a long email says several things: the LLM reads it whole
 
 
@@ -92,13 +90,11 @@ class TrainedUnderstander:
             and len(words) <= _LONG_MESSAGE_WORDS
             and language in MODEL_LANGUAGES
         )
-        if intent is Intent.OUT_OF_SCOPE and confidence < _ESCALATION_FLOOR:
-            intent, topic = Intent.UNKNOWN, None
         order_number = rules.order_number
         if intent in ORDER_QUESTIONS:
             if order_number is None:
                 order_number = self._rules.order_number_in(text, about_an_order=True)
-            if order_number is None and not mentions_an_order(words):
+            if order_number is None and not sure and not mentions_an_order(words):
                 # "How long does it take?", "any news?": a time or status question about no order.
                 intent, not_arrived, sure = Intent.UNKNOWN, False, False
         if rule_reading.sure and rules.intent is Intent.PROVIDE_DETAILS:
@@ -123,7 +119,10 @@ class TrainedUnderstander:
     def _model_intent(
         self, words: list[str], phrasing: list[str], rule_reading: Reading
     ) -> tuple[Intent, Topic | None, bool, float]:
-        """The model's intent, topic, whether it says "not arrived", and its calibrated confidence."""
+        """The model's intent, topic, whether it says "not arrived", and its calibrated confidence.
+
+        Out of scope needs the model to be fairly sure of it: a ticket for a coin flip ("try again" read as
+        a complaint) costs the shop more than asking the shopper once more."""
         probabilities = self._model.intents.probabilities(
             character_features(words),
             phrasing,
@@ -135,4 +134,6 @@ class TrainedUnderstander:
         not_arrived = (
             intent is Intent.ORDER_STATUS and probabilities[NOT_ARRIVED_CLASS] > probabilities[label]
         )
+        if intent is Intent.OUT_OF_SCOPE and intents[label] < _ESCALATION_FLOOR:
+            intent, topic = Intent.UNKNOWN, None
         return intent, topic, not_arrived, intents[label]
