@@ -130,35 +130,26 @@ def with_temperature(
 
 
 def thresholds(model: LinearModel, held_out: Sequence[Example]) -> tuple[float, float]:
-    """The lowest confidences from which, on ``held_out``, the model's order questions are precise in every
-    language and its other answers right: an order question wrongly sure shows order facts to a shopper who
-    asked something else, a wrongly sure "unknown" only asks them to rephrase."""
+    """The lowest confidences from which, on ``held_out``, the model's order questions are precise and its
+    other answers right: an order question wrongly sure shows order facts to a shopper who asked
+    something else, a wrongly sure "unknown" only asks them to rephrase."""
     scored = []
     for example in held_out:
         blocks, signals = intent_features(example)
         probabilities = merged(model.probabilities(*blocks, signals=signals))
         guess = max(probabilities, key=probabilities.__getitem__)
-        scored.append((probabilities[guess], guess, intent_class(example.label), example.language))
+        scored.append((probabilities[guess], guess, intent_class(example.label)))
     # 0.30 … 0.99, then finer: the confidences near 1 are where a few more nines buy precision.
     grid = [round(0.30 + 0.01 * step, 2) for step in range(70)] + [
         round(0.99 + 0.001 * s, 3) for s in range(1, 10)
     ]
 
-    languages = sorted({language for *_, language in scored})
-
     def order_precise(threshold: float) -> bool:
-        for language in languages:
-            said = [
-                label
-                for confidence, guess, label, written_in in scored
-                if confidence >= threshold and guess in ORDER and written_in == language
-            ]
-            if sum(label in ORDER for label in said) < ORDER_QUESTION_PRECISION * len(said):
-                return False
-        return True
+        said = [label for confidence, guess, label in scored if confidence >= threshold and guess in ORDER]
+        return sum(label in ORDER for label in said) >= ORDER_QUESTION_PRECISION * len(said)
 
     def others_right(threshold: float) -> bool:
-        said = [(g, label) for sure, g, label, _ in scored if sure >= threshold and g not in ORDER]
+        said = [(g, label) for confidence, g, label in scored if confidence >= threshold and g not in ORDER]
         return sum(guess == label for guess, label in said) >= SURE_ACCURACY * len(said)
 
     return next(filter(order_precise, grid), 1.0), next(filter(others_right, grid), 1.0)
