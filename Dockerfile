@@ -3,7 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     LUMEN_DATABASE_URL=sqlite:////data/lumen.db
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY lumen_bot ./lumen_bot
 COPY channels ./channels
 COPY prompts ./prompts

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -32,8 +33,10 @@ from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.engine import Policy
 from lumen_bot.domain.linear_model import ModelFormatError
 from lumen_bot.domain.rules import RuleUnderstander
+from lumen_bot.domain.speech import Speech
 from lumen_bot.llm.extractor import LlmUnderstander, openai_client
 from lumen_bot.llm.prompts import PromptError, load_prompts
+from lumen_bot.locales.voices import load_voices
 from lumen_bot.logs import configure_logging, silence_model_output
 from lumen_bot.metrics import UnderstandingMetrics
 from lumen_bot.orders.http_source import HttpOrderSource
@@ -88,6 +91,8 @@ class Runtime:
     opt_outs: OptOuts
     seen_tokens: SeenTokens
     metrics: CollectorRegistry
+    voices: Mapping[str, Speech]
+    """The enabled languages' voices, for what channels say outside a conversation."""
     background: Background = field(default_factory=Background)
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
     """Closes, in reverse order of opening: senders, order source and model clients, the database."""
@@ -115,6 +120,8 @@ def build_runtime(
     resources.push_async_callback(database.aclose)
     metrics = CollectorRegistry()
     understander = build_understander(settings, metrics, resources)
+    timezone = ZoneInfo(settings.timezone)
+    voices = load_voices(settings.languages, timezone)
     store = SqlConversationStore(database)
     handler = ConversationHandler(
         understander=understander,
@@ -126,6 +133,9 @@ def build_runtime(
             shop_name=settings.shop_name,
             support_contact=settings.support_contact,
             idle_after=timedelta(minutes=settings.session_idle_minutes),
+            voices=voices,
+            default_language=settings.default_language,
+            timezone=timezone,
         ),
         limits=Limits(
             per_conversation=settings.verify_max_failures,
@@ -154,6 +164,7 @@ def build_runtime(
         opt_outs=SqlOptOuts(database),
         seen_tokens=SqlSeenTokens(database),
         metrics=metrics,
+        voices=voices,
         resources=resources,
     )
 
@@ -310,6 +321,7 @@ def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
         settings,
         # The subject and the quoted confirmation are read for an order number the way the rules read it.
         order_numbers=RuleUnderstander(settings.order_number_pattern),
+        voices=runtime.voices,
         clock=runtime.clock,
     )
 
@@ -363,9 +375,17 @@ def create_app(
     app.include_router(admin.router(runtime.tickets, secret(settings.admin_token), clock))
     rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
     app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
-    app.include_router(widget.router(settings))
+    app.include_router(widget.router(settings, runtime.voices))
     app.include_router(
-        twilio.router(runtime.handler, runtime.outbox, runtime.opt_outs, runtime.background, settings, clock)
+        twilio.router(
+            runtime.handler,
+            runtime.outbox,
+            runtime.opt_outs,
+            runtime.background,
+            settings,
+            runtime.voices[settings.default_language],
+            clock,
+        )
     )
     app.include_router(whatsapp_cloud.router(runtime.handler, runtime.outbox, settings))
     app.include_router(

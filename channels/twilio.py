@@ -32,6 +32,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from channels.sms_text import render_sms, render_whatsapp
 from lumen_bot.domain.clock import Clock
 from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind, clean_text
+from lumen_bot.domain.speech import Speech
 from lumen_bot.ports import OptOuts, SendFailed
 from lumen_bot.services.background import Background
 from lumen_bot.services.conversation import ConversationHandler
@@ -110,9 +111,13 @@ def router(
     opt_outs: OptOuts,
     background: Background,
     settings: Settings,
+    say: Speech,
     clock: Clock,
 ) -> APIRouter:
-    """The webhook route; none when no signing secret is configured (unless in insecure dev mode)."""
+    """The webhook route; none when no signing secret is configured (unless in insecure dev mode).
+
+    ``say`` answers the carrier keywords (HELP), which come before any conversation: the shop's default
+    language."""
     api = APIRouter()
     check = _signature_check(settings)
     if check is None:
@@ -138,7 +143,7 @@ def router(
         if await opt_outs.is_opted_out(inbound.channel, inbound.address):
             return _twiml([])
         if keyword in HELP:
-            return _twiml([_help_text(settings)])
+            return _twiml([_help_text(settings, say)])
 
         message = InboundMessage(
             channel=inbound.channel,
@@ -181,12 +186,15 @@ def _twiml(texts: Sequence[str]) -> Response:
     return Response(str(response), media_type="text/xml")
 
 
-def _help_text(settings: Settings) -> str:
-    text = (
-        f"{settings.shop_name} order help: text your order number to track an order. "
-        f"Questions: {settings.support_contact}. Reply STOP to opt out."
+def _help_text(settings: Settings, say: Speech) -> str:
+    # Translators: keep STOP as it is: carriers understand that word only.
+    text = say(
+        "{shop} order help: text your order number to track an order. Questions: {support}. Reply STOP to "
+        "opt out.",
+        shop=settings.shop_name,
+        support=settings.support_contact,
     )
-    return render_sms([Reply.plain(ReplyKind.HELP, text)])
+    return render_sms([Reply.plain(ReplyKind.HELP, text, language=say.language)])
 
 
 _Check = Callable[[Request, "str | FormData"], bool]

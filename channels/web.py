@@ -28,6 +28,10 @@ _MAX_RAW_TEXT = 20_000
 class ChatRequest(BaseModel):
     session: Annotated[StrictStr | None, Field(max_length=_MAX_SESSION_LENGTH)] = None
     text: Annotated[StrictStr, Field(max_length=_MAX_RAW_TEXT)]
+    lang: Annotated[
+        StrictStr | None, Field(max_length=35, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
+    ] = None
+    """The browser's language (a BCP 47 tag: "de-DE"), for replies before the shopper has said enough."""
 
 
 class ChatMessage(BaseModel):
@@ -83,10 +87,10 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
         replies = None
         if body.session is not None:
             token = body.session
-            replies = await handler.continue_existing(_message(token, text))
+            replies = await handler.continue_existing(_message(token, text, body.lang))
         if replies is None:
             token = new_session()
-            replies = await handler.handle(_message(token, text))
+            replies = await handler.handle(_message(token, text, body.lang))
         return ChatResponse(
             session=token,
             messages=[ChatMessage(text=r.text, quick_replies=list(r.quick_replies)) for r in replies],
@@ -95,7 +99,11 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
     return api
 
 
-def _message(token: str, text: str) -> InboundMessage:
+def _message(token: str, text: str, lang: str | None) -> InboundMessage:
     return InboundMessage(
-        channel=CHANNEL, conversation_key=session_key(token), text=text, received_at=datetime.now(UTC)
+        channel=CHANNEL,
+        conversation_key=session_key(token),
+        text=text,
+        received_at=datetime.now(UTC),
+        language_hint=lang.replace("_", "-").split("-")[0].lower() if lang else None,
     )

@@ -9,12 +9,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN
+from lumen_bot.domain.speech import LANGUAGES, Language
 
 
 class Settings(BaseSettings):
@@ -24,6 +26,11 @@ class Settings(BaseSettings):
     shop_name: str = "our shop"
     support_contact: str = "our support team"
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # The languages Lumen answers in (the shopper's, when enabled), and the one for anything else.
+    languages: Annotated[list[Language], NoDecode] = list(LANGUAGES)
+    default_language: Language = "en"
+    # The shop's timezone (IANA name): dates in replies, and whether a parcel is late today.
+    timezone: str = "UTC"
 
     # A shop whose order numbers look different (e.g. "SO-2026-00042") sets its own pattern; it is matched
     # against the upper-cased text, so letters in it are upper-case.
@@ -154,6 +161,31 @@ class Settings(BaseSettings):
                 ):
                     raise ValueError(f"not an origin (scheme://host[:port]): {origin!r}")
         return value
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"not an IANA timezone such as Europe/Madrid: {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _default_language_enabled(self) -> Settings:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"LUMEN_DEFAULT_LANGUAGE={self.default_language} is not in LUMEN_LANGUAGES"
+                f" ({','.join(self.languages)})"
+            )
+        return self
 
     @field_validator("chat_rate_limit")
     @classmethod

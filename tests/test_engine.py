@@ -12,9 +12,17 @@ from lumen_bot.domain.identifiers import email_digest
 from lumen_bot.domain.messages import ReplyKind
 from lumen_bot.domain.orders import Order, OrderStatus
 from lumen_bot.domain.understanding import Intent, Topic, Understanding
+from tests.conftest import VOICES
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-POLICY = Policy(shop_name="Acme", support_contact="help@acme.example", idle_after=timedelta(minutes=30))
+POLICY = Policy(
+    shop_name="Acme",
+    support_contact="help@acme.example",
+    idle_after=timedelta(minutes=30),
+    voices=VOICES,
+    default_language="en",
+    timezone=UTC,
+)
 ORDER = Order(number="1042", email="Jane@Example.com", status=OrderStatus.PROCESSING)
 
 
@@ -93,10 +101,10 @@ def test_escalation_attaches_only_a_verified_order():
     state = ConversationState(verified_orders=("1042",), current_order="1042")
     refund = understood(Intent.OUT_OF_SCOPE, topic=Topic.REFUND, order_number="9999")
     assert step(state, refund, new_reference="LUM-AAAAAA").effects == (
-        Escalate("LUM-AAAAAA", "refund", None, None),
+        Escalate("LUM-AAAAAA", "refund", None, None, "Refund request", "en"),
     )
     assert step(state, understood(Intent.HUMAN), new_reference="LUM-BBBBBB").effects == (
-        Escalate("LUM-BBBBBB", "human", "1042", None),
+        Escalate("LUM-BBBBBB", "human", "1042", None, "Wants to talk to a person — order #1042", "en"),
     )
 
 
@@ -138,7 +146,9 @@ def test_a_vague_request_is_confirmed_before_a_ticket_is_opened():
     assert [r.kind for r in offer.replies] == [ReplyKind.CONFIRM_TICKET]
 
     accepted = step(offer.state, understood(Intent.UNKNOWN, answer="yes"), new_reference="LUM-YES123")
-    assert accepted.effects == (Escalate("LUM-YES123", "other", None, None),)
+    assert accepted.effects == (
+        Escalate("LUM-YES123", "other", None, None, "Request Lumen cannot handle", "en"),
+    )
     assert accepted.state.phase is Phase.IDLE
 
 
@@ -170,3 +180,19 @@ def test_every_named_request_opens_a_ticket_of_its_own_category(topic):
     )
     [effect] = outcome.effects
     assert isinstance(effect, Escalate) and effect.category == topic.value
+
+
+def test_a_ticket_records_the_shoppers_language_and_its_summary_is_in_the_shops():
+    spanish = ConversationState(language="es")
+    outcome = step(spanish, understood(Intent.OUT_OF_SCOPE, topic=Topic.REFUND), new_reference="LUM-ES0001")
+
+    [effect] = outcome.effects
+    assert effect.language == "es"
+    assert effect.summary == "Refund request"
+    assert outcome.replies[0].text.startswith(VOICES["es"]("I understand you'd like a refund."))
+
+
+def test_a_conversation_that_starts_over_keeps_its_language():
+    idle = ConversationState(language="de", verified_orders=("1042",), last_activity=NOW - timedelta(hours=2))
+
+    assert engine.resume(idle, NOW, POLICY) == ConversationState(language="de")

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel built from a copy of the source tree (the build leaves its files beside the sources)."""
     source = tmp_path_factory.mktemp("source")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
     for folder in ("lumen_bot", "channels", "prompts"):
         shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -38,7 +38,7 @@ def expected_files() -> set[str]:
         path.relative_to(ROOT).as_posix()
         for folder in ("lumen_bot", "channels")
         for path in (ROOT / folder).rglob("*")
-        if path.suffix in {".py", ".csv", ".js", ".html", ".gz"}
+        if path.suffix in {".py", ".csv", ".js", ".html", ".gz", ".po", ".pot"}
     }
     files |= {
         f"lumen_bot/prompts/{path.name}"
@@ -97,3 +97,23 @@ def test_the_understanding_model_loads_from_the_installed_wheel(wheel, tmp_path)
     )
 
     assert run_installed(wheel, tmp_path, program).split() == ["de", "en", "es", "fr", "pt"]
+
+
+def test_the_wheel_carries_each_languages_compiled_catalog(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+
+    assert {f"lumen_bot/locales/{code}/LC_MESSAGES/lumen.mo" for code in ("es", "de", "fr", "pt")} <= names
+
+
+def test_the_installed_wheel_speaks_from_its_compiled_catalogs(wheel, tmp_path):
+    program = (
+        "import datetime, gettext; from lumen_bot.locales import voices;"
+        "voices.compile_po = None;"  # a wheel must not need the .po sources
+        "say = voices.load_voices(['es'], datetime.UTC)['es'];"
+        "print(say('Talk to a person')); print(say.long_date(datetime.date(2026, 12, 1)))"
+    )
+
+    person, day = run_installed(wheel, tmp_path, program).splitlines()
+
+    assert person != "Talk to a person"
+    assert day == "martes, 1 de diciembre"

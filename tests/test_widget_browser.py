@@ -12,7 +12,9 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, Route, expect, sync_playwright
 
 from channels.app import create_app
-from tests.conftest import LiveServer
+from channels.widget import QUICK_PROMPTS
+from lumen_bot.domain.speech import Speech
+from tests.conftest import VOICES, LiveServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 JANE = "jane.doe@example.com"
@@ -83,8 +85,8 @@ def send(page: Page, text: str) -> None:
     page.get_by_label("Message").press("Enter")
 
 
-def conversation(page: Page) -> Locator:
-    return page.get_by_role("log", name="Conversation")
+def conversation(page: Page, say: Speech = VOICES["en"]) -> Locator:
+    return page.get_by_role("log", name=say("Conversation"))
 
 
 def test_a_shopper_tracks_a_demo_order_through_the_widget(page, shop):
@@ -187,7 +189,7 @@ def test_the_widget_works_with_the_keyboard_alone(page, shop):
     expect(page.get_by_role("button", name="Open chat")).to_be_focused()
 
 
-def test_an_error_is_shown_in_the_panel_with_a_retry(page, shop):
+def test_an_error_is_shown_in_the_panel_in_the_widgets_words_with_a_retry(page, shop):
     failures = {"left": 1}
 
     def flaky(route: Route) -> None:
@@ -204,7 +206,7 @@ def test_an_error_is_shown_in_the_panel_with_a_retry(page, shop):
     page.get_by_role("button", name="Where's my order?").click()
 
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("something went wrong on our side")
+    expect(alert).to_contain_text("The chat is not answering right now.")
     alert.get_by_role("button", name="Retry").click()
     expect(conversation(page)).to_contain_text("What's your order number?")
     expect(alert).to_be_hidden()
@@ -280,3 +282,30 @@ def test_a_storefront_on_another_origin_may_chat_only_when_allowed(browser, sett
             else:
                 expect(page.get_by_role("alert")).to_contain_text("Can't reach the chat right now")
             context.close()
+
+
+def test_a_german_browser_gets_the_german_widget_and_answers(browser, shop):
+    german = VOICES["de"]
+    context = browser.new_context(locale="de-DE")
+    page = context.new_page()
+    page.goto(shop)
+
+    page.get_by_role("button", name=german("Open chat")).click()
+    welcome = german(
+        "Hi! I'm the assistant of {shop}. I can tell you where your order is and share tracking details.",
+        shop="Acme Outfitters",
+    )
+    expect(conversation(page, german)).to_contain_text(welcome)
+    for prompt in QUICK_PROMPTS:
+        expect(page.get_by_role("button", name=german(prompt))).to_be_visible()
+
+    page.get_by_label(german("Message")).fill("1042")
+    page.get_by_label(german("Message")).press("Enter")
+
+    expect(conversation(page, german)).to_contain_text(
+        german(
+            "Thanks. To keep your details safe, what's the email address you used for order #{number}?",
+            number="1042",
+        )
+    )
+    context.close()

@@ -26,11 +26,13 @@ import aiosmtplib
 
 from lumen_bot.domain.messages import Reply, ReplyKind
 from lumen_bot.domain.redaction import redact
+from lumen_bot.domain.speech import N_
 from lumen_bot.ports import SendFailed
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_SUBJECT = "Your order"
+DEFAULT_SUBJECT = N_("Your order")
+"""The subject after "Re:" when the shopper's had none."""
 # Reply prefixes in the languages mail clients write them in ("Re", German "Aw", Nordic "Sv"/"Svar",
 # Dutch "Antw", Finnish "Vs", Polish "Odp", Portuguese "Res", Turkish "Ynt", Greek, Chinese), with the
 # counters some clients add ("Re[2]:", "Re^2:"). Forward prefixes are part of the subject and stay.
@@ -97,6 +99,7 @@ def compose_reply(
     references: Sequence[str],
     from_address: str,
     shop_name: str,
+    default_subject: str = DEFAULT_SUBJECT,
 ) -> EmailMessage:
     """The reply to a shopper's email, threaded under it: ``Re:`` subject, In-Reply-To and References.
 
@@ -109,7 +112,7 @@ def compose_reply(
     shop = _address(from_address, display_name=_one_line(shop_name))
     message["From"] = shop
     message["To"] = _address(to)
-    message["Subject"] = _reply_subject(subject)
+    message["Subject"] = _reply_subject(subject, default_subject)
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=shop.domain)
     parent = _msg_id(message_id) if message_id else None
@@ -231,9 +234,9 @@ def _one_line(text: str) -> str:
     return " ".join(printable.split())
 
 
-def _reply_subject(subject: str) -> str:
+def _reply_subject(subject: str, default: str) -> str:
     original = _REPLY_PREFIXES.sub("", _one_line(subject))[:_MAX_SUBJECT_CHARACTERS].strip()
-    return f"Re: {original or _DEFAULT_SUBJECT}"
+    return f"Re: {original or default}"
 
 
 def _msg_id(value: str) -> str | None:
@@ -272,6 +275,7 @@ def _lines(reply: Reply) -> list[str]:
 
 def _html(replies: Sequence[Reply], blocks: Sequence[list[str]], *, title: str) -> str:
     shown = [(reply, lines) for reply, lines in zip(replies, blocks, strict=True) if lines]
+    language = replies[0].language if replies else "en"
     sections = []
     for index, (reply, lines) in enumerate(shown):
         # An order answer leads with its news (status, delivery date), so that line stands out.
@@ -285,7 +289,7 @@ def _html(replies: Sequence[Reply], blocks: Sequence[list[str]], *, title: str) 
         sections.append(f'<div style="{spacing}">\n{paragraphs}\n</div>')
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<html lang="{html.escape(language)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n</head>\n"
         f'<body style="{_BODY_STYLE}">\n<div style="{_CARD_STYLE}">\n'

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from email import policy
 from enum import StrEnum
 
 from channels.email.inbound import ParsedEmail
-from channels.email.outbound import compose_reply
+from channels.email.outbound import DEFAULT_SUBJECT, compose_reply
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.messages import InboundMessage, Reply, clean_text
+from lumen_bot.domain.speech import Speech
 from lumen_bot.ports import OrderNumberFinder
 from lumen_bot.services.conversation import ConversationHandler
 from lumen_bot.services.outbox import Outbox
@@ -53,6 +55,7 @@ class EmailChannel:
         settings: Settings,
         *,
         order_numbers: OrderNumberFinder,
+        voices: Mapping[str, Speech],
         clock: Clock = utc_now,
     ) -> None:
         self._handler = handler
@@ -61,7 +64,12 @@ class EmailChannel:
         # Only to find an order number in the subject or the quoted confirmation, as the shopper's own
         # text is read by the core's understander.
         self._order_numbers = order_numbers
+        self._voices = voices
         self._clock = clock
+
+    def _subject_in(self, language: str) -> str:
+        say = self._voices.get(language)  # a reply logged in a language since disabled stays English
+        return say(DEFAULT_SUBJECT) if say else DEFAULT_SUBJECT
 
     @property
     def own_addresses(self) -> tuple[str, ...]:
@@ -118,6 +126,7 @@ class EmailChannel:
                 references=email.references,
                 from_address=from_address,
                 shop_name=self._settings.shop_name,
+                default_subject=self._subject_in(replies[0].language),
             )
         except ValueError:
             # An address SMTP cannot carry (LUMEN_EMAIL_FROM misconfigured, a non-ASCII local part).

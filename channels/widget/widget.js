@@ -7,7 +7,8 @@
  * server that served this file.
  *
  * Theming, on the script tag: data-color (any CSS colour), data-position ("left" or "right"),
- * data-welcome (the first message), data-title (the panel's title; the shop's name by default).
+ * data-welcome (the first message), data-title (the panel's title; the shop's name by default),
+ * data-lang (the language to open in; the browser's by default, else the shop's default).
  */
 (function () {
   "use strict";
@@ -21,8 +22,10 @@
   var STORE_KEY = "lumen-widget:" + new URL(script.src).origin;
   var URL_PATTERN = /https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
   var data = script.dataset;
+  var lang = pickLanguage([data.lang, navigator.language].concat(navigator.languages || []));
+  var T = CONFIG.languages[lang];
   var title = data.title || CONFIG.shopName;
-  var welcome = data.welcome || CONFIG.welcome;
+  var welcome = data.welcome || T.welcome;
   var position = data.position === "left" ? "left" : "right";
   var accent = data.color && window.CSS && CSS.supports("color", data.color) ? data.color : "#1f5fbf";
 
@@ -70,21 +73,21 @@
   var launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "lumen-panel" });
   launcher.innerHTML =
     '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>';
-  launcher.appendChild(el("span", {}, "Chat with us"));
-  launcher.setAttribute("aria-label", "Open chat");
+  launcher.appendChild(el("span", {}, T.launcher));
+  launcher.setAttribute("aria-label", T.open);
 
-  var panel = el("section", { class: "panel", id: "lumen-panel", role: "dialog", "aria-label": "Chat with " + title });
+  var panel = el("section", { class: "panel", id: "lumen-panel", role: "dialog", "aria-label": titled(T.dialog) });
   panel.hidden = true;
   var heading = el("h2", {}, title);
-  var closeButton = el("button", { class: "close", type: "button", "aria-label": "Close chat" }, "\u00d7");
+  var closeButton = el("button", { class: "close", type: "button", "aria-label": T.close }, "\u00d7");
   var header = el("header", {}, heading, closeButton);
-  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
-  var chips = el("div", { class: "chips", role: "group", "aria-label": "Suggestions" });
+  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log });
+  var chips = el("div", { class: "chips", role: "group", "aria-label": T.suggestions });
   var status = el("div", { class: "sr-only", role: "status" });
   var errorBox = el("div", { class: "error", role: "alert" });
   errorBox.hidden = true;
-  var input = el("input", { type: "text", maxlength: String(CONFIG.maxLength), autocomplete: "off", "aria-label": "Message", placeholder: "Type your message" });
-  var send = el("button", { class: "send", type: "submit" }, "Send");
+  var input = el("input", { type: "text", maxlength: String(CONFIG.maxLength), autocomplete: "off", "aria-label": T.message, placeholder: T.placeholder });
+  var send = el("button", { class: "send", type: "submit" }, T.send);
   var form = el("form", {}, input, send);
   panel.append(header, log, chips, errorBox, status, form);
   root.append(launcher, panel);
@@ -105,11 +108,24 @@
     say(text);
   });
 
+  // The first of the given language tags ("de-AT", "pt-BR") whose language the shop enables.
+  function pickLanguage(tags) {
+    for (var i = 0; i < tags.length; i++) {
+      var code = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (Object.prototype.hasOwnProperty.call(CONFIG.languages, code)) return code;
+    }
+    return CONFIG.defaultLanguage;
+  }
+
+  function titled(label) {
+    return label.split("{title}").join(title);
+  }
+
   function start() {
     document.body.appendChild(host);
     if (state.messages.length === 0) {
       state.messages.push({ from: "bot", text: welcome });
-      state.quick = CONFIG.quickPrompts;
+      state.quick = T.quickPrompts;
     }
     state.messages.forEach(function (message) { render(message.from, message.text); });
     showChips(state.quick || []);
@@ -144,12 +160,15 @@
     fetch(API, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ session: state.session, text: text }),
+      body: JSON.stringify({ session: state.session, text: text, lang: lang }),
     })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
+          if (response.status === 429) {
+            throw new Error(T.slowDown.split("{seconds}").join(response.headers.get("Retry-After") || "60"));
+          }
           if (!response.ok) {
-            throw new Error(typeof body.detail === "string" ? body.detail : "The chat is not answering right now.");
+            throw new Error(T.notAnswering);
           }
           return body;
         });
@@ -167,7 +186,7 @@
         pending = null;
       })
       .catch(function (error) {
-        var reason = error instanceof TypeError ? "Can't reach the chat right now. Check your connection." : error.message;
+        var reason = error instanceof TypeError ? T.offline : error.message;
         showError(reason);
       })
       .finally(function () {
@@ -185,7 +204,7 @@
 
   function render(from, text) {
     var bubble = el("div", { class: "msg " + from });
-    bubble.appendChild(el("span", { class: "sr-only" }, from === "me" ? "You: " : title + ": "));
+    bubble.appendChild(el("span", { class: "sr-only" }, (from === "me" ? T.you : title) + ": "));
     appendWithLinks(bubble, text);
     log.appendChild(bubble);
     log.scrollTop = log.scrollHeight;
@@ -218,10 +237,10 @@
 
   function showTyping(on) {
     if (on && !typing) {
-      typing = el("div", { class: "typing", "aria-hidden": "true" }, title + " is typing\u2026");
+      typing = el("div", { class: "typing", "aria-hidden": "true" }, titled(T.typing));
       log.appendChild(typing);
       log.scrollTop = log.scrollHeight;
-      status.textContent = title + " is typing";
+      status.textContent = titled(T.typing).replace(/\u2026$/, "");
     } else if (!on && typing) {
       typing.remove();
       typing = null;
@@ -230,7 +249,7 @@
   }
 
   function showError(reason) {
-    var retry = el("button", { type: "button" }, "Retry");
+    var retry = el("button", { type: "button" }, T.retry);
     retry.addEventListener("click", function () {
       var text = pending;
       hideError();

@@ -19,16 +19,18 @@ States (``Phase``) and transitions::
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from lumen_bot.domain import replies
+from lumen_bot.domain import replies, tickets
 from lumen_bot.domain.identifiers import email_digest
 from lumen_bot.domain.messages import Reply
 from lumen_bot.domain.orders import Order
+from lumen_bot.domain.speech import Speech
 from lumen_bot.domain.tickets import TicketCategory
 from lumen_bot.domain.understanding import ORDER_QUESTIONS, SMALL_TALK, Intent, Question, Topic, Understanding
 
@@ -58,6 +60,8 @@ class ConversationState(BaseModel):
     pending_category: TicketCategory | None = None
     """The request the bot offered to pass to the team, while it waits for a yes or no."""
     last_activity: datetime | None = None
+    language: str | None = None
+    """The language the conversation is held in (ISO 639-1); ``None`` before the first message."""
 
     @property
     def last_question(self) -> Question | None:
@@ -90,6 +94,10 @@ class Escalate:
     """Only an order verified in this conversation, never one the shopper merely named."""
     contact: str | None
     """Where the team reaches the shopper: the channel's address, else the verified order's email."""
+    summary: str
+    """One line for the team, in the shop's language."""
+    language: str
+    """The language the shopper writes in."""
 
 
 Effect = RecordFailure | Escalate
@@ -100,6 +108,15 @@ class Policy:
     shop_name: str
     support_contact: str
     idle_after: timedelta
+    voices: Mapping[str, Speech]
+    """The languages Lumen answers in, each with its voice."""
+    default_language: str
+    """For a first message that says too little to tell, and for any language not enabled."""
+    timezone: tzinfo
+    """The shop's: "today" (is a parcel late?) and dates are the shop's."""
+
+    def voice(self, language: str | None) -> Speech:
+        return self.voices.get(language or self.default_language) or self.voices[self.default_language]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +163,10 @@ _ESCALATIONS = frozenset({Intent.OUT_OF_SCOPE, Intent.HUMAN})
 
 
 def resume(state: ConversationState, now: datetime, policy: Policy) -> ConversationState:
-    """The state to continue from: a conversation idle for too long starts over and verifies again."""
+    """The state to continue from: a conversation idle for too long starts over and verifies again (in
+    the language it was held in)."""
     if state.last_activity is not None and now - state.last_activity > policy.idle_after:
-        return ConversationState()
+        return ConversationState(language=state.language)
     return state
 
 
@@ -179,9 +197,10 @@ def plan(state: ConversationState, understanding: Understanding) -> Plan:
 
 def step(state: ConversationState, understanding: Understanding, facts: Facts, policy: Policy) -> Outcome:
     state = state.model_copy(update={"last_activity": facts.now})
+    say = policy.voice(state.language)
     if state.phase is Phase.CONFIRMING_TICKET:
         if understanding.answer == "no" and understanding.intent in SMALL_TALK:
-            return Outcome(_cleared(state), (replies.ticket_declined(),))
+            return Outcome(_cleared(state), (replies.ticket_declined(say),))
         if _ticket_category(state, understanding) is None:
             state = _cleared(state)  # the shopper moved on: the offer lapses
     category = _ticket_category(state, understanding)
@@ -194,20 +213,21 @@ def step(state: ConversationState, understanding: Understanding, facts: Facts, p
         offer = state.model_copy(
             update={"phase": Phase.CONFIRMING_TICKET, "pending_category": TicketCategory.OTHER}
         )
-        return Outcome(offer, (replies.confirm_ticket(),))
+        return Outcome(offer, (replies.confirm_ticket(say),))
     if _is_order_flow(state, understanding):
         return _order_flow(state, understanding, facts, policy)
     reply = {
         Intent.GREETING: replies.greeting,
         Intent.HELP: replies.help_text,
         Intent.THANKS: replies.thanks,
-    }.get(understanding.intent, replies.unknown)(policy.shop_name)
+    }.get(understanding.intent, replies.unknown)(say, policy.shop_name)
     return Outcome(state, (reply,))
 
 
-def unreadable(state: ConversationState, now: datetime) -> Outcome:
+def unreadable(state: ConversationState, now: datetime, policy: Policy) -> Outcome:
     """A message with nothing to read (media only) changes nothing but the clock."""
-    return Outcome(state.model_copy(update={"last_activity": now}), (replies.text_only(),))
+    reply = replies.text_only(policy.voice(state.language))
+    return Outcome(state.model_copy(update={"last_activity": now}), (reply,))
 
 
 def _is_order_flow(state: ConversationState, u: Understanding) -> bool:
@@ -229,6 +249,7 @@ def _offered_email(state: ConversationState, u: Understanding) -> str | None:
 
 
 def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy: Policy) -> Outcome:
+    say = policy.voice(state.language)
     continuing = state.phase is not Phase.IDLE
     question = u.intent if u.intent in ORDER_QUESTIONS else (state.question if continuing else u.intent)
     if question not in ORDER_QUESTIONS:
@@ -243,7 +264,7 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
         again = state.phase is Phase.AWAITING_ORDER_NUMBER
         return Outcome(
             waiting,
-            (replies.ask_order_number(question, again=again, support_contact=policy.support_contact),),
+            (replies.ask_order_number(say, question, again=again, support_contact=policy.support_contact),),
         )
 
     if number in state.verified_orders:
@@ -252,7 +273,7 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
         waiting = asking.model_copy(
             update={"phase": Phase.AWAITING_EMAIL, "pending_order": number, "pending_email": offered}
         )
-        return Outcome(waiting, (replies.unavailable(policy.support_contact),))
+        return Outcome(waiting, (replies.unavailable(say, policy.support_contact),))
 
     if offered is None:
         if facts.order is not None and email_digest(facts.order.email) in state.verified_emails:
@@ -260,11 +281,11 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
         waiting = asking.model_copy(update={"phase": Phase.AWAITING_EMAIL, "pending_order": number})
         again = state.phase is Phase.AWAITING_EMAIL and state.pending_order == number
         return Outcome(
-            waiting, (replies.ask_email(number, again=again, support_contact=policy.support_contact),)
+            waiting, (replies.ask_email(say, number, again=again, support_contact=policy.support_contact),)
         )
 
     if facts.attempts_left <= 0:
-        return Outcome(_cleared(asking), (replies.locked(policy.support_contact),))
+        return Outcome(_cleared(asking), (replies.locked(say, policy.support_contact),))
 
     on_file = email_digest(facts.order.email) if facts.order is not None else _NO_EMAIL
     if hmac.compare_digest(on_file, offered) and facts.order is not None:
@@ -272,18 +293,19 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
 
     failed = (RecordFailure(number, offered),)
     if facts.attempts_left <= 1:
-        return Outcome(_cleared(asking), (replies.locked(policy.support_contact),), failed)
+        return Outcome(_cleared(asking), (replies.locked(say, policy.support_contact),), failed)
     retry = asking.model_copy(
         update={"phase": Phase.AWAITING_EMAIL, "pending_order": number, "pending_email": None}
     )
-    return Outcome(retry, (replies.not_verified(number, policy.support_contact),), failed)
+    return Outcome(retry, (replies.not_verified(say, number, policy.support_contact),), failed)
 
 
 def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy) -> Outcome:
     order = facts.order
+    say = policy.voice(state.language)
     if order is None:
         # Verified earlier but unreadable now: say so rather than guess.
-        return Outcome(state, (replies.unavailable(policy.support_contact),))
+        return Outcome(state, (replies.unavailable(say, policy.support_contact),))
     verified = _cleared(state).model_copy(
         update={
             "verified_orders": _with(state.verified_orders, number),
@@ -291,7 +313,8 @@ def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy)
             "current_order": number,
         }
     )
-    reply = replies.order_answer(order, state.question, state.not_arrived, facts.now.date())
+    today = facts.now.astimezone(policy.timezone).date()
+    reply = replies.order_answer(say, order, state.question, state.not_arrived, today)
     return Outcome(verified, (reply,))
 
 
@@ -317,6 +340,7 @@ def _escalate(
     order_email = facts.order.email if facts.order is not None and facts.order.number == verified else None
     reference = facts.open_ticket or facts.new_reference
     reply = replies.escalated(
+        policy.voice(state.language),
         category,
         named or verified,
         reference=reference,
@@ -326,7 +350,9 @@ def _escalate(
         support_contact=policy.support_contact,
     )
     contact = facts.contact_address or order_email
-    return Outcome(state, (reply,), (Escalate(reference, category, verified, contact),))
+    line = tickets.summary(policy.voice(policy.default_language), category, verified)
+    language = state.language or policy.default_language
+    return Outcome(state, (reply,), (Escalate(reference, category, verified, contact, line, language),))
 
 
 def _cleared(state: ConversationState) -> ConversationState:

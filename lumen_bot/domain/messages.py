@@ -53,6 +53,9 @@ class InboundMessage:
     contact_address: str | None = None
     """Where the shop's team can reach the sender later on this channel (a phone number, an email
     address); ``None`` for a channel that cannot (a web chat, the terminal)."""
+    language_hint: str | None = None
+    """The language the shopper is likely to write in before they have written (a browser's language),
+    for the first replies; their own words decide from then on."""
 
 
 class ReplyKind(StrEnum):
@@ -90,10 +93,14 @@ class Reply:
     parts: tuple[Part, ...]
     quick_replies: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
+    language: str = "en"
+    """The language it is written in (ISO 639-1), for channels that declare it (an email's HTML)."""
 
     @classmethod
-    def plain(cls, kind: ReplyKind, text: str, quick_replies: tuple[str, ...] = ()) -> Reply:
-        return cls(kind, (Part(text),), quick_replies)
+    def plain(
+        cls, kind: ReplyKind, text: str, quick_replies: tuple[str, ...] = (), *, language: str = "en"
+    ) -> Reply:
+        return cls(kind, (Part(text),), quick_replies, language=language)
 
     @property
     def text(self) -> str:

@@ -1,4 +1,8 @@
-"""Every sentence Lumen says, rendered from templates and the order's own fields — nothing invented."""
+"""Every sentence Lumen says, rendered from templates and the order's own fields — nothing invented.
+
+Each template is said through a :class:`~lumen_bot.domain.speech.Speech`: in the shopper's language,
+with dates the way that language writes them.
+"""
 
 from __future__ import annotations
 
@@ -6,153 +10,237 @@ from datetime import date
 
 from lumen_bot.domain.messages import Part, Reply, ReplyKind
 from lumen_bot.domain.orders import Order, OrderStatus, Shipment
+from lumen_bot.domain.speech import N_, Speech
 from lumen_bot.domain.tickets import TicketCategory
 from lumen_bot.domain.understanding import Intent
 
-TRACK = "Where's my order?"
-WHEN = "When will it arrive?"
-PERSON = "Talk to a person"
+TRACK = N_("Where's my order?")
+WHEN = N_("When will it arrive?")
+PERSON = N_("Talk to a person")
+YES_PASS_IT_ON = N_("Yes, pass it on")
+NO_THANKS = N_("No, thanks")
 
-_EXAMPLE = 'For example: "Where is order 1042?"'
+_EXAMPLE = N_('For example: "Where is order 1042?"')
 
 _ORDER_STATUS_SENTENCE = {
-    OrderStatus.PROCESSING: "is being prepared and hasn't shipped yet",
-    OrderStatus.PARTIALLY_SHIPPED: "has partly shipped",
-    OrderStatus.SHIPPED: "has shipped",
-    OrderStatus.OUT_FOR_DELIVERY: "is out for delivery",
-    OrderStatus.DELIVERED: "has been delivered",
-    OrderStatus.CANCELLED: "was cancelled",
+    OrderStatus.PROCESSING: N_("Order #{number} is being prepared and hasn't shipped yet."),
+    OrderStatus.PARTIALLY_SHIPPED: N_("Order #{number} has partly shipped."),
+    OrderStatus.SHIPPED: N_("Order #{number} has shipped."),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number} is out for delivery."),
+    OrderStatus.DELIVERED: N_("Order #{number} has been delivered."),
+    OrderStatus.CANCELLED: N_("Order #{number} was cancelled."),
 }
 _SHIPMENT_STATUS = {
-    OrderStatus.PROCESSING: "being prepared",
-    OrderStatus.PARTIALLY_SHIPPED: "on its way",
-    OrderStatus.SHIPPED: "on its way",
-    OrderStatus.OUT_FOR_DELIVERY: "out for delivery",
-    OrderStatus.DELIVERED: "delivered",
-    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.PROCESSING: N_("being prepared"),
+    OrderStatus.PARTIALLY_SHIPPED: N_("on its way"),
+    OrderStatus.SHIPPED: N_("on its way"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("out for delivery"),
+    OrderStatus.DELIVERED: N_("delivered"),
+    OrderStatus.CANCELLED: N_("cancelled"),
 }
-_SHORT_STATUS = {
-    OrderStatus.PROCESSING: "not shipped yet",
-    OrderStatus.PARTIALLY_SHIPPED: "partly shipped",
-    OrderStatus.SHIPPED: "shipped",
-    OrderStatus.OUT_FOR_DELIVERY: "out for delivery",
-    OrderStatus.DELIVERED: "delivered",
-    OrderStatus.CANCELLED: "cancelled",
+# Translators: the short forms are for SMS, where every character counts: keep them as short.
+_STATUS_SHORT = {
+    OrderStatus.PROCESSING: N_("Order #{number}: not shipped yet."),
+    OrderStatus.PARTIALLY_SHIPPED: N_("Order #{number}: partly shipped."),
+    OrderStatus.SHIPPED: N_("Order #{number}: shipped."),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number}: out for delivery."),
+    OrderStatus.DELIVERED: N_("Order #{number}: delivered."),
+    OrderStatus.CANCELLED: N_("Order #{number}: cancelled."),
+}
+_ARRIVING_SHORT = {
+    OrderStatus.PROCESSING: N_("Order #{number}: not shipped yet, arriving by {date}."),
+    OrderStatus.PARTIALLY_SHIPPED: N_("Order #{number}: partly shipped, arriving by {date}."),
+    OrderStatus.SHIPPED: N_("Order #{number}: shipped, arriving by {date}."),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number}: out for delivery, arriving by {date}."),
+}
+_NO_TRACKING_YET = {
+    OrderStatus.PROCESSING: N_(
+        "Order #{number} is being prepared and hasn't shipped yet, and there's no tracking number for it yet."
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: N_(
+        "Order #{number} has partly shipped, and there's no tracking number for it yet."
+    ),
+    OrderStatus.SHIPPED: N_("Order #{number} has shipped, and there's no tracking number for it yet."),
+    OrderStatus.OUT_FOR_DELIVERY: N_(
+        "Order #{number} is out for delivery, and there's no tracking number for it yet."
+    ),
+    OrderStatus.DELIVERED: N_("Order #{number} has been delivered, and there's no tracking number for it."),
+    OrderStatus.CANCELLED: N_("Order #{number} was cancelled, and there's no tracking number for it."),
+}
+_NO_ESTIMATE_YET = {
+    OrderStatus.PROCESSING: N_(
+        "I don't have an estimated delivery date for order #{number} yet; it is being prepared and hasn't "
+        "shipped yet."
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: N_(
+        "I don't have an estimated delivery date for order #{number} yet; it has partly shipped."
+    ),
+    OrderStatus.SHIPPED: N_(
+        "I don't have an estimated delivery date for order #{number} yet; it has shipped."
+    ),
+    OrderStatus.OUT_FOR_DELIVERY: N_(
+        "I don't have an estimated delivery date for order #{number} yet; it is out for delivery."
+    ),
 }
 _IN_TRANSIT = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.OUT_FOR_DELIVERY})
 
-# What the shopper asked for, and how an order number joins it: "a refund" + " for order #1042".
+# What the shopper asked for, without and with the order number they named.
 _REQUESTS = {
-    TicketCategory.REFUND: ("a refund", "for"),
-    TicketCategory.RETURN: ("to return an item", "from"),
-    TicketCategory.CANCEL: ("to cancel your order", "#"),
-    TicketCategory.ADDRESS_CHANGE: ("to change the delivery address", "of"),
-    TicketCategory.DAMAGED: ("help with a damaged item", "from"),
-    TicketCategory.MISSING_ITEM: ("help with a missing item", "from"),
-    TicketCategory.PAYMENT: ("help with a payment", "for"),
-    TicketCategory.COMPLAINT: ("to make a complaint", "about"),
-    TicketCategory.OTHER: ("help with something I can't do myself", "for"),
+    TicketCategory.REFUND: (
+        N_("I understand you'd like a refund."),
+        N_("I understand you'd like a refund for order #{number}."),
+    ),
+    TicketCategory.RETURN: (
+        N_("I understand you'd like to return an item."),
+        N_("I understand you'd like to return an item from order #{number}."),
+    ),
+    TicketCategory.CANCEL: (
+        N_("I understand you'd like to cancel your order."),
+        N_("I understand you'd like to cancel order #{number}."),
+    ),
+    TicketCategory.ADDRESS_CHANGE: (
+        N_("I understand you'd like to change the delivery address."),
+        N_("I understand you'd like to change the delivery address of order #{number}."),
+    ),
+    TicketCategory.DAMAGED: (
+        N_("I understand you'd like help with a damaged item."),
+        N_("I understand you'd like help with a damaged item from order #{number}."),
+    ),
+    TicketCategory.MISSING_ITEM: (
+        N_("I understand you'd like help with a missing item."),
+        N_("I understand you'd like help with a missing item from order #{number}."),
+    ),
+    TicketCategory.PAYMENT: (
+        N_("I understand you'd like help with a payment."),
+        N_("I understand you'd like help with a payment for order #{number}."),
+    ),
+    TicketCategory.COMPLAINT: (
+        N_("I understand you'd like to make a complaint."),
+        N_("I understand you'd like to make a complaint about order #{number}."),
+    ),
+    TicketCategory.OTHER: (
+        N_("I understand you'd like help with something I can't do myself."),
+        N_("I understand you'd like help with something I can't do myself for order #{number}."),
+    ),
 }
 # How the team gets back to a shopper on each channel that can be reached later.
-_BY_CHANNEL = {"sms": "by text message", "whatsapp": "on WhatsApp", "email": "by email"}
-YES_PASS_IT_ON = "Yes, pass it on"
-NO_THANKS = "No, thanks"
+_BY_CHANNEL = {
+    "sms": N_("They'll get back to you by text message."),
+    "whatsapp": N_("They'll get back to you on WhatsApp."),
+    "email": N_("They'll get back to you by email."),
+}
+_BY_THIS_CHANNEL = N_("They'll get back to you here.")
 
 
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day:%B} {day.day}"
+def _quick(say: Speech, *labels: str) -> tuple[str, ...]:
+    return tuple(say(label) for label in labels)
 
 
-def greeting(shop_name: str) -> Reply:
-    text = (
-        f"Hi! I'm the order assistant for {shop_name}. I can tell you where your order is, "
-        f"with tracking and delivery dates. {_EXAMPLE}"
+def _plain(say: Speech, kind: ReplyKind, text: str, quick_replies: tuple[str, ...] = ()) -> Reply:
+    return Reply.plain(kind, text, quick_replies, language=say.language)
+
+
+def greeting(say: Speech, shop_name: str) -> Reply:
+    text = say(
+        "Hi! I'm the order assistant for {shop}. I can tell you where your order is, with tracking and "
+        "delivery dates.",
+        shop=shop_name,
     )
-    return Reply.plain(ReplyKind.GREETING, text, (TRACK, PERSON))
+    return _plain(say, ReplyKind.GREETING, f"{text} {say(_EXAMPLE)}", _quick(say, TRACK, PERSON))
 
 
-def help_text(shop_name: str) -> Reply:
-    text = (
-        f"I can look up any {shop_name} order: its status, the carrier and tracking number, the "
-        "tracking link and the estimated delivery. Send your order number, then the email address you "
-        f"used for the order. {_EXAMPLE}"
+def help_text(say: Speech, shop_name: str) -> Reply:
+    text = say(
+        "I can look up any {shop} order: its status, the carrier and tracking number, the tracking link "
+        "and the estimated delivery. Send your order number, then the email address you used for the "
+        "order.",
+        shop=shop_name,
     )
-    return Reply.plain(ReplyKind.HELP, text, (TRACK, PERSON))
+    return _plain(say, ReplyKind.HELP, f"{text} {say(_EXAMPLE)}", _quick(say, TRACK, PERSON))
 
 
-def thanks(_shop_name: str) -> Reply:
-    return Reply.plain(
-        ReplyKind.THANKS, "You're welcome! Anything else about your order, just ask.", (TRACK,)
+def thanks(say: Speech, _shop_name: str) -> Reply:
+    text = say("You're welcome! Anything else about your order, just ask.")
+    return _plain(say, ReplyKind.THANKS, text, _quick(say, TRACK))
+
+
+def unknown(say: Speech, _shop_name: str) -> Reply:
+    text = say(
+        "Sorry, I didn't catch that. I can tell you where your order is, with tracking and delivery dates."
     )
+    return _plain(say, ReplyKind.UNKNOWN, f"{text} {say(_EXAMPLE)}", _quick(say, TRACK, PERSON))
 
 
-def unknown(_shop_name: str) -> Reply:
-    text = (
-        "Sorry, I didn't catch that. I can tell you where your order is, with tracking and delivery "
-        f"dates. {_EXAMPLE}"
-    )
-    return Reply.plain(ReplyKind.UNKNOWN, text, (TRACK, PERSON))
-
-
-def ask_order_number(question: Intent, *, again: bool, support_contact: str) -> Reply:
+def ask_order_number(say: Speech, question: Intent, *, again: bool, support_contact: str) -> Reply:
     if again:
-        text = (
-            "I need the order number to find your order. It's in the order confirmation email, e.g. "
-            f"#1042. If you can't find it, {support_contact} can help."
+        text = say(
+            "I need the order number to find your order. It's in the order confirmation email, e.g. #1042. "
+            "If you can't find it, {support} can help.",
+            support=support_contact,
         )
-        return Reply.plain(ReplyKind.ASK_ORDER_NUMBER, text, (PERSON,))
+        return _plain(say, ReplyKind.ASK_ORDER_NUMBER, text, _quick(say, PERSON))
     lead = {
-        Intent.TRACKING: "I can get you the tracking details.",
-        Intent.DELIVERY_ESTIMATE: "I can check when it should arrive.",
-    }.get(question, "I can check that for you.")
-    text = f"{lead} What's your order number? It's in your order confirmation email, e.g. #1042."
-    return Reply.plain(ReplyKind.ASK_ORDER_NUMBER, text)
+        Intent.TRACKING: N_("I can get you the tracking details."),
+        Intent.DELIVERY_ESTIMATE: N_("I can check when it should arrive."),
+    }.get(question, N_("I can check that for you."))
+    question_text = say("What's your order number? It's in your order confirmation email, e.g. #1042.")
+    return _plain(say, ReplyKind.ASK_ORDER_NUMBER, f"{say(lead)} {question_text}")
 
 
-def ask_email(order_number: str, *, again: bool, support_contact: str) -> Reply:
+def ask_email(say: Speech, order_number: str, *, again: bool, support_contact: str) -> Reply:
     if again:
-        text = (
-            f"I need the email address used for order #{order_number} — the one the order confirmation "
-            f"was sent to. If you're not sure, {support_contact} can help."
+        text = say(
+            "I need the email address used for order #{number} — the one the order confirmation was sent "
+            "to. If you're not sure, {support} can help.",
+            number=order_number,
+            support=support_contact,
         )
-        return Reply.plain(ReplyKind.ASK_EMAIL, text, (PERSON,))
-    text = f"Thanks. To keep your details safe, what's the email address you used for order #{order_number}?"
-    return Reply.plain(ReplyKind.ASK_EMAIL, text)
-
-
-def not_verified(order_number: str, support_contact: str) -> Reply:
-    text = (
-        f"I couldn't find an order #{order_number} with that email address. Please check the order "
-        "number and the email on your confirmation and try again (you can send both in one message), "
-        f"or contact {support_contact}."
+        return _plain(say, ReplyKind.ASK_EMAIL, text, _quick(say, PERSON))
+    text = say(
+        "Thanks. To keep your details safe, what's the email address you used for order #{number}?",
+        number=order_number,
     )
-    return Reply.plain(ReplyKind.NOT_VERIFIED, text, (PERSON,))
+    return _plain(say, ReplyKind.ASK_EMAIL, text)
 
 
-def locked(support_contact: str) -> Reply:
-    text = (
-        "I couldn't verify those details, and for your security I can't check again for a while. "
-        f"Please contact {support_contact} and they'll help you with your order."
+def not_verified(say: Speech, order_number: str, support_contact: str) -> Reply:
+    text = say(
+        "I couldn't find an order #{number} with that email address. Please check the order number and "
+        "the email on your confirmation and try again (you can send both in one message), or contact "
+        "{support}.",
+        number=order_number,
+        support=support_contact,
     )
-    return Reply.plain(ReplyKind.LOCKED, text, (PERSON,))
+    return _plain(say, ReplyKind.NOT_VERIFIED, text, _quick(say, PERSON))
 
 
-def text_only() -> Reply:
-    text = (
+def locked(say: Speech, support_contact: str) -> Reply:
+    text = say(
+        "I couldn't verify those details, and for your security I can't check again for a while. Please "
+        "contact {support} and they'll help you with your order.",
+        support=support_contact,
+    )
+    return _plain(say, ReplyKind.LOCKED, text, _quick(say, PERSON))
+
+
+def text_only(say: Speech) -> Reply:
+    text = say(
         'Sorry, I can only read text messages. Please type your question, for example: "Where is order 1042?"'
     )
-    return Reply.plain(ReplyKind.TEXT_ONLY, text, (TRACK, PERSON))
+    return _plain(say, ReplyKind.TEXT_ONLY, text, _quick(say, TRACK, PERSON))
 
 
-def unavailable(support_contact: str) -> Reply:
-    text = (
+def unavailable(say: Speech, support_contact: str) -> Reply:
+    text = say(
         "I can't look orders up right now. Please try again in a few minutes, or I can pass this to our "
-        f"team (you can also reach them at {support_contact})."
+        "team (you can also reach them at {support}).",
+        support=support_contact,
     )
-    return Reply.plain(ReplyKind.UNAVAILABLE, text, (PERSON,))
+    return _plain(say, ReplyKind.UNAVAILABLE, text, _quick(say, PERSON))
 
 
 def escalated(
+    say: Speech,
     category: TicketCategory,
     order_number: str | None,
     *,
@@ -167,65 +255,79 @@ def escalated(
     ``channel`` is set when the team can answer on the shopper's channel; ``order_email_of`` names the
     verified order whose email they will write to otherwise."""
     if category is TicketCategory.HUMAN:
-        about = f" with order #{order_number}" if order_number else ""
-        opening = f"Of course — I'll get a person from our team to help you{about}."
-    else:
-        request, joint = _REQUESTS[category]
         if order_number:
-            request = (
-                f"to cancel order #{order_number}"
-                if joint == "#"
-                else f"{request} {joint} order #{order_number}"
+            opening = say(
+                "Of course — I'll get a person from our team to help you with order #{number}.",
+                number=order_number,
             )
-        opening = f"I understand you'd like {request}. I can't do that myself, so I've passed it to our team."
+        else:
+            opening = say("Of course — I'll get a person from our team to help you.")
+    else:
+        without, with_number = _REQUESTS[category]
+        request = say(with_number, number=order_number) if order_number else say(without)
+        passed = say("I can't do that myself, so I've passed it to our team.")
+        opening = f"{request} {passed}"
+    short_ticket = say("Ref {reference}.", reference=reference)
     if again:
         ticket = Part(
-            f"I've added this to your request {reference}, so the team sees it.", f"Ref {reference}."
+            say("I've added this to your request {reference}, so the team sees it.", reference=reference),
+            short_ticket,
         )
     else:
-        ticket = Part(f"Your reference is {reference}.", f"Ref {reference}.")
+        ticket = Part(say("Your reference is {reference}.", reference=reference), short_ticket)
     if channel is not None:
-        how = f"They'll get back to you {_BY_CHANNEL.get(channel, 'here')}."
+        how = say(_BY_CHANNEL.get(channel, _BY_THIS_CHANNEL))
     elif order_email_of is not None:
-        how = f"They'll get back to you by email at the address on order #{order_email_of}."
+        how = say(
+            "They'll get back to you by email at the address on order #{number}.", number=order_email_of
+        )
     else:
-        how = f"To be sure they can reach you, please write to {support_contact} and quote {reference}."
+        how = say(
+            "To be sure they can reach you, please write to {support} and quote {reference}.",
+            support=support_contact,
+            reference=reference,
+        )
     meanwhile = Part(
-        "Meanwhile I can tell you where your order is and share tracking details.", optional=True
+        say("Meanwhile I can tell you where your order is and share tracking details."), optional=True
     )
-    return Reply(ReplyKind.ESCALATED, (Part(opening), ticket, Part(how), meanwhile), (TRACK,))
+    parts = (Part(opening), ticket, Part(how), meanwhile)
+    return Reply(ReplyKind.ESCALATED, parts, _quick(say, TRACK), language=say.language)
 
 
-def confirm_ticket() -> Reply:
-    text = (
+def confirm_ticket(say: Speech) -> Reply:
+    text = say(
         "That's something I can't help with myself: I can tell you where your order is and share tracking "
         "details. Shall I pass your request to our team?"
     )
-    return Reply.plain(ReplyKind.CONFIRM_TICKET, text, (YES_PASS_IT_ON, NO_THANKS))
+    return _plain(say, ReplyKind.CONFIRM_TICKET, text, _quick(say, YES_PASS_IT_ON, NO_THANKS))
 
 
-def ticket_declined() -> Reply:
-    text = "All right, I won't pass it on. I can still tell you where your order is."
-    return Reply.plain(ReplyKind.TICKET_DECLINED, text, (TRACK,))
+def ticket_declined(say: Speech) -> Reply:
+    text = say("All right, I won't pass it on. I can still tell you where your order is.")
+    return _plain(say, ReplyKind.TICKET_DECLINED, text, _quick(say, TRACK))
 
 
-def order_answer(order: Order, question: Intent, not_arrived: bool, today: date) -> Reply:
+def order_answer(say: Speech, order: Order, question: Intent, not_arrived: bool, today: date) -> Reply:
     """The verified answer: the specific question first, then every shipment's facts.
 
     Each line has a short form (status, carrier, tracking number, date) for channels with little room;
     tracking links are optional there.
     """
+    number = order.number
     if not_arrived:
-        lead = Part(_not_arrived_lead(order, today), _not_arrived_short(order, today))
+        lead = Part(_not_arrived_lead(say, order, today), _not_arrived_short(say, order, today))
     elif question is Intent.TRACKING:
-        lead = Part(_tracking_lead(order), _status_short(order))
+        lead = Part(_tracking_lead(say, order), say(_STATUS_SHORT[order.status], number=number))
     elif question is Intent.DELIVERY_ESTIMATE:
-        lead = Part(_estimate_lead(order), _estimate_short(order))
+        lead = Part(_estimate_lead(say, order), _estimate_short(say, order))
     else:
-        lead = Part(f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}.", _status_short(order))
+        lead = Part(
+            say(_ORDER_STATUS_SENTENCE[order.status], number=number),
+            say(_STATUS_SHORT[order.status], number=number),
+        )
     # When the lead already gave the one delivery date, the shipment line need not repeat it.
     dated_lead = question is Intent.DELIVERY_ESTIMATE and len(order.shipments) == 1 and not not_arrived
-    parts = (lead, *_shipment_parts(order, with_estimates=not dated_lead))
+    parts = (lead, *_shipment_parts(say, order, with_estimates=not dated_lead))
     links = tuple(s.tracking_url for s in order.shipments if s.tracking_url)
     quick = [
         label
@@ -235,74 +337,71 @@ def order_answer(order: Order, question: Intent, not_arrived: bool, today: date)
         )
         if wanted
     ]
-    return Reply(ReplyKind.ORDER_ANSWER, parts, tuple(quick), links)
+    return Reply(ReplyKind.ORDER_ANSWER, parts, _quick(say, *quick), links, language=say.language)
 
 
-def short_date(day: date) -> str:
-    return f"{day:%a} {day:%b} {day.day}"
-
-
-def _status_short(order: Order) -> str:
-    return f"Order #{order.number}: {_SHORT_STATUS[order.status]}."
-
-
-def _estimate_short(order: Order) -> str:
+def _estimate_short(say: Speech, order: Order) -> str:
     dates = sorted({s.estimated_delivery for s in order.shipments if s.estimated_delivery})
     if not dates or not _awaiting_delivery(order):
-        return _status_short(order)
-    return f"Order #{order.number}: {_SHORT_STATUS[order.status]}, arriving by {short_date(dates[-1])}."
+        return say(_STATUS_SHORT[order.status], number=order.number)
+    return say(_ARRIVING_SHORT[order.status], number=order.number, date=say.short_date(dates[-1]))
 
 
-def _not_arrived_short(order: Order, today: date) -> str:
+def _not_arrived_short(say: Speech, order: Order, today: date) -> str:
     late = [s.estimated_delivery for s in order.shipments if _is_late(s, today) and s.estimated_delivery]
     if order.status is OrderStatus.DELIVERED:
-        return f"Order #{order.number}: shown as delivered. Our team can look into it."
+        return say("Order #{number}: shown as delivered. Our team can look into it.", number=order.number)
     if late:
-        return f"Order #{order.number}: running late (expected {short_date(min(late))})."
-    return _status_short(order)
+        return say(
+            "Order #{number}: running late (expected {date}).",
+            number=order.number,
+            date=say.short_date(min(late)),
+        )
+    return say(_STATUS_SHORT[order.status], number=order.number)
 
 
-def _tracking_lead(order: Order) -> str:
+def _tracking_lead(say: Speech, order: Order) -> str:
     if any(s.tracking_number for s in order.shipments):
-        return f"Here's the tracking for order #{order.number}:"
-    return (
-        f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}, and there's no tracking "
-        "number for it yet."
+        return say("Here's the tracking for order #{number}:", number=order.number)
+    return say(_NO_TRACKING_YET[order.status], number=order.number)
+
+
+def _estimate_lead(say: Speech, order: Order) -> str:
+    number = order.number
+    if order.status is OrderStatus.DELIVERED:
+        return say("Order #{number} has already been delivered.", number=number)
+    if order.status is OrderStatus.CANCELLED:
+        return say("Order #{number} was cancelled, so it won't be delivered.", number=number)
+    dates = sorted({s.estimated_delivery for s in order.shipments if s.estimated_delivery})
+    if not dates:
+        return say(_NO_ESTIMATE_YET[order.status], number=number)
+    if len(dates) == 1:
+        return say("Order #{number} should arrive by {date}.", number=number, date=say.long_date(dates[0]))
+    return say(
+        "Order #{number} comes in several packages; the last should arrive by {date}.",
+        number=number,
+        date=say.long_date(dates[-1]),
     )
 
 
-def _estimate_lead(order: Order) -> str:
+def _not_arrived_lead(say: Speech, order: Order, today: date) -> str:
+    number = order.number
     if order.status is OrderStatus.DELIVERED:
-        return f"Order #{order.number} has already been delivered."
-    if order.status is OrderStatus.CANCELLED:
-        return f"Order #{order.number} was cancelled, so it won't be delivered."
-    dates = sorted({s.estimated_delivery for s in order.shipments if s.estimated_delivery})
-    if not dates:
-        return (
-            f"I don't have an estimated delivery date for order #{order.number} yet; it "
-            f"{_ORDER_STATUS_SENTENCE[order.status]}."
+        return say(
+            "I'm sorry it isn't with you. Our records show order #{number} as delivered. It's worth checking "
+            "with neighbours or a safe place; if it's still missing, our team can look into it with the "
+            "carrier.",
+            number=number,
         )
-    if len(dates) == 1:
-        return f"Order #{order.number} should arrive by {long_date(dates[0])}."
-    last = long_date(dates[-1])
-    return f"Order #{order.number} comes in several packages; the last should arrive by {last}."
-
-
-def _not_arrived_lead(order: Order, today: date) -> str:
-    if order.status is OrderStatus.DELIVERED:
-        return (
-            f"I'm sorry it isn't with you. Our records show order #{order.number} as delivered. It's "
-            "worth checking with neighbours or a safe place; if it's still missing, our team can look "
-            "into it with the carrier."
-        )
-    late = [s for s in order.shipments if _is_late(s, today)]
+    late = [s.estimated_delivery for s in order.shipments if _is_late(s, today) and s.estimated_delivery]
     if late:
-        expected = long_date(min(s.estimated_delivery for s in late if s.estimated_delivery))
-        return (
-            f"I'm sorry — order #{order.number} is running late: it was expected by {expected} and "
-            "hasn't been delivered yet. Our team can look into it with the carrier."
+        return say(
+            "I'm sorry — order #{number} is running late: it was expected by {date} and hasn't been "
+            "delivered yet. Our team can look into it with the carrier.",
+            number=number,
+            date=say.long_date(min(late)),
         )
-    return f"Order #{order.number} {_ORDER_STATUS_SENTENCE[order.status]}."
+    return say(_ORDER_STATUS_SENTENCE[order.status], number=number)
 
 
 def _is_late(shipment: Shipment, today: date) -> bool:
@@ -317,33 +416,39 @@ def _awaiting_delivery(order: Order) -> bool:
     return order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELLED)
 
 
-def _shipment_parts(order: Order, *, with_estimates: bool) -> list[Part]:
+def _shipment_parts(say: Speech, order: Order, *, with_estimates: bool) -> list[Part]:
     shipments = order.shipments
     if len(shipments) == 1:
-        return _shipment_facts(shipments[0], None, with_estimates)
+        return _shipment_facts(say, shipments[0], None, with_estimates)
     parts: list[Part] = []
     for index, shipment in enumerate(shipments, start=1):
-        label = (f"Package {index} of {len(shipments)}", f"{index}/{len(shipments)}")
-        parts.extend(_shipment_facts(shipment, label, with_estimates))
+        label = (
+            say("Package {index} of {count}", index=index, count=len(shipments)),
+            f"{index}/{len(shipments)}",
+        )
+        parts.extend(_shipment_facts(say, shipment, label, with_estimates))
     return parts
 
 
-def _shipment_facts(shipment: Shipment, label: tuple[str, str] | None, with_estimate: bool) -> list[Part]:
-    status = _SHIPMENT_STATUS[shipment.status]
+def _shipment_facts(
+    say: Speech, shipment: Shipment, label: tuple[str, str] | None, with_estimate: bool
+) -> list[Part]:
+    status = say(_SHIPMENT_STATUS[shipment.status])
     long: list[str] = [f"{label[0]}: {status}"] if label else []
     short: list[str] = []
-    if shipment.carrier and shipment.tracking_number:
-        long.append(f"{shipment.carrier} tracking number {shipment.tracking_number}")
-        short.append(f"{shipment.carrier} {shipment.tracking_number}")
-    elif shipment.carrier:
-        long.append(f"with {shipment.carrier}")
-        short.append(shipment.carrier)
-    elif shipment.tracking_number:
-        long.append(f"tracking number {shipment.tracking_number}")
-        short.append(shipment.tracking_number)
+    carrier, tracking = shipment.carrier, shipment.tracking_number
+    if carrier and tracking:
+        long.append(say("{carrier} tracking number {tracking}", carrier=carrier, tracking=tracking))
+        short.append(f"{carrier} {tracking}")
+    elif carrier:
+        long.append(say("with {carrier}", carrier=carrier))
+        short.append(carrier)
+    elif tracking:
+        long.append(say("tracking number {tracking}", tracking=tracking))
+        short.append(tracking)
     if with_estimate and shipment.estimated_delivery and shipment.status is not OrderStatus.DELIVERED:
-        long.append(f"estimated delivery {long_date(shipment.estimated_delivery)}")
-        short.append(f"ETA {short_date(shipment.estimated_delivery)}")
+        long.append(say("estimated delivery {date}", date=say.long_date(shipment.estimated_delivery)))
+        short.append(say("ETA {date}", date=say.short_date(shipment.estimated_delivery)))
     parts = []
     if long:
         brief = ", ".join(short)
@@ -351,8 +456,9 @@ def _shipment_facts(shipment: Shipment, label: tuple[str, str] | None, with_esti
             brief = f"{label[1]} {status}" + (f": {brief}" if brief else "")
         parts.append(Part(f"{', '.join(long)}.", brief))
     if shipment.tracking_url:
-        parts.append(Part(f"Track it: {shipment.tracking_url}", shipment.tracking_url, optional=True))
+        url = shipment.tracking_url
+        parts.append(Part(say("Track it: {url}", url=url), url, optional=True))
     if shipment.last_update and shipment.status is not OrderStatus.DELIVERED:
-        moment = shipment.last_update
-        parts.append(Part(f"Last carrier update: {moment:%b} {moment.day}.", optional=True))
+        day = say.day_of(shipment.last_update)
+        parts.append(Part(say("Last carrier update: {date}.", date=day), optional=True))
     return parts

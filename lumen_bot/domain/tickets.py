@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from lumen_bot.domain.messages import Reply, ReplyKind
+from lumen_bot.domain.speech import N_, Speech
 from lumen_bot.domain.understanding import Topic
 
 
@@ -61,16 +62,16 @@ TRANSCRIPT_MESSAGES = 10
 _TRANSCRIPT_TEXT = 1000
 _ORDER_DETAILS_LEFT_OUT = "(order details shown to the verified shopper; left out here)"
 _SUMMARIES = {
-    TicketCategory.REFUND: "Refund request",
-    TicketCategory.RETURN: "Return request",
-    TicketCategory.CANCEL: "Cancellation request",
-    TicketCategory.ADDRESS_CHANGE: "Delivery address change",
-    TicketCategory.DAMAGED: "Damaged item",
-    TicketCategory.MISSING_ITEM: "Missing item",
-    TicketCategory.PAYMENT: "Payment problem",
-    TicketCategory.COMPLAINT: "Complaint",
-    TicketCategory.OTHER: "Request Lumen cannot handle",
-    TicketCategory.HUMAN: "Wants to talk to a person",
+    TicketCategory.REFUND: N_("Refund request"),
+    TicketCategory.RETURN: N_("Return request"),
+    TicketCategory.CANCEL: N_("Cancellation request"),
+    TicketCategory.ADDRESS_CHANGE: N_("Delivery address change"),
+    TicketCategory.DAMAGED: N_("Damaged item"),
+    TicketCategory.MISSING_ITEM: N_("Missing item"),
+    TicketCategory.PAYMENT: N_("Payment problem"),
+    TicketCategory.COMPLAINT: N_("Complaint"),
+    TicketCategory.OTHER: N_("Request Lumen cannot handle"),
+    TicketCategory.HUMAN: N_("Wants to talk to a person"),
 }
 
 
@@ -79,10 +80,10 @@ def new_reference() -> str:
     return "LUM-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 
-def summary(category: TicketCategory, order_number: str | None) -> str:
-    """One line for the team: "Refund request — order #1042"."""
-    head = _SUMMARIES[category]
-    return f"{head} — order #{order_number}" if order_number else head
+def summary(say: Speech, category: TicketCategory, order_number: str | None) -> str:
+    """One line for the team, in the shop's language: "Refund request — order #1042"."""
+    head = say(_SUMMARIES[category])
+    return say("{request} — order #{number}", request=head, number=order_number) if order_number else head
 
 
 def render_transcript(messages: Sequence[tuple[str, datetime, Sequence[Reply]]]) -> str:
@@ -125,6 +126,8 @@ class Ticket:
     updated_at: datetime | None
     closed_at: datetime | None
     deliveries: tuple[Delivery, ...] = ()
+    language: str | None = None
+    """The language the shopper wrote in (ISO 639-1), so the team can answer in it."""
 
     def as_json(self) -> dict[str, Any]:
         """The ticket as sinks and the admin API show it (dates in ISO 8601)."""
@@ -144,6 +147,7 @@ def ticket_text(ticket: Ticket) -> str:
         ("Reference", ticket.reference),
         ("Request", ticket.summary),
         ("Channel", ticket.channel),
+        ("Language", ticket.language or "unknown"),
         ("Contact", ticket.contact or "none given: the shopper was asked to write to support"),
         ("Verified order", f"#{ticket.order_number}" if ticket.order_number else "none verified"),
         ("Asked", f"{ticket.requests} time(s), first at {ticket.created_at:%Y-%m-%d %H:%M} UTC"),

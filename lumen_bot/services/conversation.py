@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 
 from lumen_bot.domain import engine, replies
 from lumen_bot.domain.clock import Clock, utc_now
-from lumen_bot.domain.engine import Facts, Plan, Policy
+from lumen_bot.domain.engine import ConversationState, Facts, Plan, Policy
+from lumen_bot.domain.languages import spoken_language
 from lumen_bot.domain.messages import InboundMessage, Reply
 from lumen_bot.domain.tickets import TicketCategory, new_reference
 from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Understanding
@@ -110,7 +111,8 @@ class ConversationHandler:
             except StoreUnavailable:
                 # Nothing was written, so the shopper loses nothing by trying again.
                 log.warning("conversation store unavailable", exc_info=True)
-                return _Turn([replies.unavailable(self._policy.support_contact)])
+                say = self._policy.voice(message.language_hint)
+                return _Turn([replies.unavailable(say, self._policy.support_contact)])
 
     async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn:
         started = time.perf_counter()
@@ -132,13 +134,14 @@ class ConversationHandler:
                 state = engine.vouch_for(state, message.authenticated_sender)
             if message.unreadable:
                 understanding = _NOTHING_TO_READ
-                outcome = engine.unreadable(state, now)
+                outcome = engine.unreadable(self._in_language(state, message, None, ""), now, self._policy)
             else:
                 if understanding is None:
                     understanding = _with_context(
                         await self._understander.understand(text, last_question=state.last_question),
                         message.context_order_number,
                     )
+                state = self._in_language(state, message, understanding.language, text)
                 plan = engine.plan(state, understanding)
                 facts = await self._gather(plan, snapshot, message, now)
                 outcome = engine.step(state, understanding, facts, self._policy)
@@ -164,6 +167,18 @@ class ConversationHandler:
             )
             return _Turn(list(outcome.replies))
         raise ConcurrentUpdate(message.conversation_key)
+
+    def _in_language(
+        self, state: ConversationState, message: InboundMessage, detected: str | None, text: str
+    ) -> ConversationState:
+        language = spoken_language(
+            state.language or message.language_hint,
+            detected,
+            text,
+            enabled=self._policy.voices.keys(),
+            default=self._policy.default_language,
+        )
+        return state if language == state.language else state.model_copy(update={"language": language})
 
     async def _gather(self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime) -> Facts:
         if plan.open_ticket_for is not None:

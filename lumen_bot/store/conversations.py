@@ -20,7 +20,6 @@ from lumen_bot.domain.tickets import (
     TicketCategory,
     TicketStatus,
     render_transcript,
-    summary,
 )
 from lumen_bot.domain.understanding import Understanding
 from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
@@ -280,7 +279,8 @@ def _open_ticket(
             "category": effect.category,
             "order_number": effect.order_number,
             "contact": effect.contact,
-            "summary": summary(effect.category, effect.order_number),
+            "summary": effect.summary,
+            "language": effect.language,
             "transcript": transcript,
             "requests": 1,
             "status": TicketStatus.OPEN,

@@ -16,6 +16,7 @@ def dump_replies(replies: Sequence[Reply]) -> str:
                 "parts": [[p.text, p.short, p.optional] for p in r.parts],
                 "quick_replies": r.quick_replies,
                 "links": r.links,
+                "language": r.language,
             }
             for r in replies
         ]
@@ -29,6 +30,7 @@ def load_replies(stored: str) -> list[Reply]:
             tuple(Part(text, short, optional) for text, short, optional in item["parts"]),
             tuple(item["quick_replies"]),
             tuple(item["links"]),
+            item.get("language", "en"),  # replies logged before languages were English
         )
         for item in json.loads(stored)
     ]

@@ -155,6 +155,8 @@ class TicketRow(SQLModel, table=True):
     contact: str | None = Field(default=None, max_length=320)
     """Where the team reaches the shopper: the channel's address, or the verified order's email."""
     summary: str = Field(sa_column=Column(Text, nullable=False))
+    language: str | None = Field(default=None, max_length=8)
+    """The shopper's language (ISO 639-1); unknown for tickets from before languages."""
     transcript: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     """The conversation's recent messages as JSON, without other orders' details."""
     requests: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))

@@ -146,6 +146,7 @@ def _ticket(row: Row[Any], deliveries: Sequence[Row[Any]] = ()) -> Ticket:
         created_at=row.created_at,
         updated_at=row.updated_at,
         closed_at=row.closed_at,
+        language=row.language,
         deliveries=tuple(
             Delivery(
                 d.channel,

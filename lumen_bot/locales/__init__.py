@@ -1,0 +1,2 @@
+"""Lumen's message catalogs (gettext ``.po`` per language, compiled into the wheel) and the voices that
+say replies with them."""
