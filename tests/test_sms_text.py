@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import string
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,9 +17,13 @@ from channels.sms_text import gsm7_length, is_gsm7, render_sms, render_whatsapp,
 from lumen_bot.domain.messages import Part, Reply, ReplyKind
 from lumen_bot.domain.orders import Order, OrderStatus, Shipment
 from lumen_bot.domain.replies import greeting, order_answer
+from lumen_bot.domain.speech import Speech
 from lumen_bot.domain.understanding import Intent
+from tests.conftest import ENGLISH, VOICES
 
+ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 28)
+SPEECH = st.sampled_from(list(VOICES.values()))
 DUE = date(2026, 12, 1)
 WORD_JOINER = "\u2060"
 REALISTIC = (
@@ -45,7 +52,7 @@ def order(*shipments: Shipment, status: OrderStatus = OrderStatus.SHIPPED) -> Or
 
 
 def answer(an_order: Order, question: Intent = Intent.TRACKING, not_arrived: bool = False) -> Reply:
-    return order_answer(an_order, question, not_arrived, TODAY)
+    return order_answer(ENGLISH, an_order, question, not_arrived, TODAY)
 
 
 def utf16_length(text: str) -> int:
@@ -169,7 +176,7 @@ def test_replies_are_separated_by_a_blank_line():
 
 
 def test_quick_replies_are_not_shown():
-    text = render_sms([greeting("Acme")])
+    text = render_sms([greeting(ENGLISH, "Acme")])
     assert "Talk to a person" not in text
     assert "Where's my order?" not in text
 
@@ -258,7 +265,7 @@ def test_a_single_word_longer_than_the_budget_is_cut_inside():
 
 def test_there_must_be_room_for_one_segment():
     with pytest.raises(ValueError):
-        render_sms([greeting("Acme")], max_segments=0)
+        render_sms([greeting(ENGLISH, "Acme")], max_segments=0)
 
 
 # WhatsApp rendering
@@ -270,7 +277,7 @@ def test_whatsapp_leads_an_order_answer_in_bold():
 
 
 def test_whatsapp_does_not_bold_other_replies():
-    assert not render_whatsapp([greeting("Acme")], 1600).startswith("*")
+    assert not render_whatsapp([greeting(ENGLISH, "Acme")], 1600).startswith("*")
 
 
 def test_whatsapp_markup_characters_in_the_data_are_neutralised_with_word_joiners():
@@ -380,12 +387,12 @@ def assert_tracking_numbers_intact(an_order: Order, text: str) -> None:
             assert re.search(rf"\b{each.tracking_number}\b", text)
 
 
-@settings(max_examples=200, deadline=None)
-@given(orders(st.none() | st.text(max_size=60), st.none() | TRACKING), QUESTIONS, st.booleans())
-def test_any_order_answer_is_gsm7_in_at_most_three_segments(
-    an_order: Order, question: Intent, not_arrived: bool
+@settings(max_examples=300, deadline=None)
+@given(orders(st.none() | st.text(max_size=60), st.none() | TRACKING), QUESTIONS, st.booleans(), SPEECH)
+def test_any_order_answer_in_any_language_is_gsm7_in_at_most_three_segments(
+    an_order: Order, question: Intent, not_arrived: bool, say: Speech
 ):
-    text = render_sms([order_answer(an_order, question, not_arrived, TODAY)])
+    text = render_sms([order_answer(say, an_order, question, not_arrived, TODAY)])
     assert is_gsm7(text)
     assert segment_count(text) <= 3
 
@@ -400,29 +407,30 @@ def test_any_order_answer_is_gsm7_in_at_most_three_segments(
 def test_many_shipments_stay_within_the_budget_without_a_cut_tracking_number(
     an_order: Order, question: Intent, not_arrived: bool, max_segments: int
 ):
-    text = render_sms([order_answer(an_order, question, not_arrived, TODAY)], max_segments)
+    text = render_sms([order_answer(ENGLISH, an_order, question, not_arrived, TODAY)], max_segments)
     assert segment_count(text) <= max_segments
     numbers = {each.tracking_number for each in an_order.shipments}
     for word in re.findall(r"(?<![#\w])Z9\w*", text):
         assert word in numbers
 
 
-@settings(max_examples=200, deadline=None)
-@given(orders(st.none() | st.text(max_size=20), TRACKING), QUESTIONS, st.booleans())
+@settings(max_examples=300, deadline=None)
+@given(orders(st.none() | st.text(max_size=20), TRACKING), QUESTIONS, st.booleans(), SPEECH)
 def test_tracking_numbers_are_intact_whenever_the_short_lines_fit(
-    an_order: Order, question: Intent, not_arrived: bool
+    an_order: Order, question: Intent, not_arrived: bool, say: Speech
 ):
-    reply = order_answer(an_order, question, not_arrived, TODAY)
+    reply = order_answer(say, an_order, question, not_arrived, TODAY)
     if segment_count(essential_short_lines(reply)) <= 3:
         assert_tracking_numbers_intact(an_order, render_sms([reply]))
 
 
-@settings(max_examples=200, deadline=None)
-@given(orders(st.none() | GSM_LETTERS, TRACKING), QUESTIONS, st.booleans())
-def test_short_lines_of_up_to_four_shipments_with_short_carriers_always_fit(
-    an_order: Order, question: Intent, not_arrived: bool
+@settings(max_examples=300, deadline=None)
+@given(orders(st.none() | GSM_LETTERS, TRACKING), QUESTIONS, st.booleans(), SPEECH)
+def test_short_lines_of_up_to_four_shipments_with_short_carriers_always_fit_in_every_language(
+    an_order: Order, question: Intent, not_arrived: bool, say: Speech
 ):
-    assert segment_count(essential_short_lines(order_answer(an_order, question, not_arrived, TODAY))) <= 3
+    reply = order_answer(say, an_order, question, not_arrived, TODAY)
+    assert segment_count(essential_short_lines(reply)) <= 3
 
 
 @settings(max_examples=200, deadline=None)
@@ -431,7 +439,7 @@ def test_shortening_long_carrier_names_keeps_every_tracking_number(
     an_order: Order, question: Intent, not_arrived: bool
 ):
     assert_tracking_numbers_intact(
-        an_order, render_sms([order_answer(an_order, question, not_arrived, TODAY)])
+        an_order, render_sms([order_answer(ENGLISH, an_order, question, not_arrived, TODAY)])
     )
 
 
@@ -443,7 +451,7 @@ def test_shortening_long_carrier_names_keeps_every_tracking_number(
     st.integers(1, 1600),
 )
 def test_whatsapp_never_exceeds_its_limit(an_order: Order, question: Intent, not_arrived: bool, limit: int):
-    text = render_whatsapp([order_answer(an_order, question, not_arrived, TODAY)], limit)
+    text = render_whatsapp([order_answer(ENGLISH, an_order, question, not_arrived, TODAY)], limit)
     assert utf16_length(text) <= limit
 
 
@@ -454,3 +462,11 @@ def test_whatsapp_markup_characters_are_always_flanked_by_word_joiners(text: str
     for match in re.finditer(r"[*_~`]", rendered):
         before, after = rendered[match.start() - 1 : match.start()], rendered[match.end() : match.end() + 1]
         assert before == after == WORD_JOINER
+
+
+def test_every_reply_template_in_every_language_is_gsm7_in_at_most_three_segments():
+    # scripts/sms_segments.py renders each template with long realistic values and realistic orders.
+    result = subprocess.run(
+        [sys.executable, "scripts/sms_segments.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
