@@ -50,8 +50,14 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 _ELLIPSIS = "..."
 _CLAUSE_END = (":", ",", ".", ";", "!", "?")
-# A date the way short forms write it ("Tue Dec 1") is one fact: cutting "Dec" would leave a bare number.
-_WORD = re.compile(r"(?<!\S)[A-Z][a-z]{2} [A-Z][a-z]{2} \d{1,2}\b\S*|\S+")
+# A date the way short forms write it is one fact: cutting "Dec" would leave a bare number. The languages'
+# short dates: "Tue Dec 1", "mar 1 dic", "Di., 1. Dez.", "mar. 01/12", "ter., 01/12".
+_WORD = re.compile(
+    r"(?<!\S)[A-Z][a-z]{2} [A-Z][a-z]{2} \d{1,2}\b\S*"
+    r"|(?<!\S)[^\W\d_]{2,4}\.?,? \d{1,2}\.? [^\W\d_]{3,4}\b\S*"
+    r"|(?<!\S)[^\W\d_]{2,4}\.?,? \d{2}/\d{2}\b\S*"
+    r"|\S+"
+)
 
 # WhatsApp has no escape character. A word joiner on each side of a markup character takes it off the
 # word boundary where WhatsApp looks for markup, is invisible, and (unlike a zero-width space) adds no

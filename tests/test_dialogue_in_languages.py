@@ -176,6 +176,18 @@ def test_sms_reaches_the_tracking_in_the_shoppers_language(twilio, language):
     assert any(line in answer for line in status)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_whatsapp_reaches_the_tracking_in_the_shoppers_language(twilio, language):
+    shopper, sender = SHOPPERS[language], "whatsapp:+15557654321"
+    twilio.say(shopper["question"], sender=sender)
+    twilio.say(shopper["number"], sender=sender)
+
+    [answer] = twilio.say(shopper["email"], sender=sender)
+
+    assert TRACKING in answer
+    assert VOICES[language].long_date(ETA) in answer
+
+
 @pytest.fixture
 def mail(email_settings, orders, clock):  # noqa: F811
     with LiveServer(create_app(email_settings, engine=orders, clock=clock)) as http:

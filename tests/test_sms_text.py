@@ -470,3 +470,19 @@ def test_every_reply_template_in_every_language_is_gsm7_in_at_most_three_segment
         [sys.executable, "scripts/sms_segments.py", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("language", list(VOICES))
+@pytest.mark.parametrize("max_segments", [1, 2, 3])
+def test_a_short_date_is_never_cut_in_any_language(language: str, max_segments: int):
+    say = VOICES[language]
+    parcels = [shipment(LONG_CARRIER, f"JD01460000628123{index}") for index in range(4)]
+    text = render_sms(
+        [order_answer(say, order(*parcels), Intent.DELIVERY_ESTIMATE, False, TODAY)], max_segments
+    )
+
+    whole = to_gsm7(say.short_date(DUE))
+    weekday = whole.split()[0]
+    starts = [match.start() for match in re.finditer(rf"(?<!\w){re.escape(weekday)}(?!\w)", text)]
+    assert starts
+    assert all(text.startswith(whole, start) for start in starts)
