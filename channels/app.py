@@ -146,7 +146,7 @@ def build_runtime(
         max_text_length=settings.max_text_length,
         clock=clock,
     )
-    sinks, sink_senders = build_sinks(settings)
+    sinks, sink_senders = build_sinks(settings, voices[settings.default_language])
     senders = {**build_senders(settings), **sink_senders}
     for sender in senders.values():
         resources.push_async_callback(sender.aclose)
@@ -287,9 +287,10 @@ def smtp_sender(settings: Settings) -> SmtpSender | None:
     )
 
 
-def build_sinks(settings: Settings) -> tuple[list[TicketSink], dict[str, ReplySender]]:
+def build_sinks(settings: Settings, say: Speech) -> tuple[list[TicketSink], dict[str, ReplySender]]:
     """The configured ticket sinks, and the outbox senders they need beyond the channels' own (the
-    support inbox goes out through the email channel's SMTP sender)."""
+    support inbox goes out through the email channel's SMTP sender). They write to the team in the shop's
+    language, ``say``."""
     sinks: list[TicketSink] = []
     senders: dict[str, ReplySender] = {}
     if settings.ticket_webhook_url and settings.ticket_webhook_secret:
@@ -297,10 +298,10 @@ def build_sinks(settings: Settings) -> tuple[list[TicketSink], dict[str, ReplySe
         sinks.append(webhook)
         senders[webhook.via] = webhook
     if settings.ticket_email_to and settings.email_from:
-        sinks.append(SupportInboxSink(settings.email_from, settings.ticket_email_to, settings.shop_name))
+        sinks.append(SupportInboxSink(settings.email_from, settings.ticket_email_to, settings.shop_name, say))
     if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
         zendesk = ZendeskSink(
-            settings.zendesk_url, settings.zendesk_email, settings.zendesk_api_token.get_secret_value()
+            settings.zendesk_url, settings.zendesk_email, settings.zendesk_api_token.get_secret_value(), say
         )
         sinks.append(zendesk)
         senders[zendesk.via] = zendesk

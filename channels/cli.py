@@ -259,24 +259,25 @@ def _tickets(args: argparse.Namespace, settings: Settings) -> int:
 
 def _ticket_show(args: argparse.Namespace, settings: Settings) -> int:
     async def show(runtime: Runtime) -> int:
-        return _print_ticket(await runtime.tickets.get(args.reference), args.reference)
+        return _print_ticket(await runtime.tickets.get(args.reference), args.reference, runtime)
 
     return _on_runtime(settings, show)
 
 
 def _ticket_close(args: argparse.Namespace, settings: Settings) -> int:
     async def close(runtime: Runtime) -> int:
-        return _print_ticket(await runtime.tickets.close(args.reference, runtime.clock()), args.reference)
+        closed = await runtime.tickets.close(args.reference, runtime.clock())
+        return _print_ticket(closed, args.reference, runtime)
 
     return _on_runtime(settings, close)
 
 
-def _print_ticket(ticket: Ticket | None, reference: str) -> int:
+def _print_ticket(ticket: Ticket | None, reference: str, runtime: Runtime) -> int:
     if ticket is None:
         print(f"lumen: no ticket {reference}", file=sys.stderr)
         return 1
     print(f"Status: {ticket.status}")
-    print(ticket_text(ticket))
+    print(ticket_text(runtime.voices[runtime.settings.default_language], ticket))
     print("\nDeliveries:" if ticket.deliveries else "\nDeliveries: none (no sink configured, or not yet)")
     for delivery in ticket.deliveries:
         error = f"  last error: {delivery.last_error}" if delivery.last_error else ""

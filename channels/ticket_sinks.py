@@ -20,6 +20,7 @@ import httpx
 from channels.email import service as email_service
 from channels.http_delivery import refusal, unreachable
 from lumen_bot.domain.identifiers import normalize_email
+from lumen_bot.domain.speech import Speech
 from lumen_bot.domain.tickets import Ticket, ticket_text
 from lumen_bot.ports import Outgoing
 
@@ -73,7 +74,8 @@ class ZendeskSink:
     name = "zendesk"
     via = "zendesk"
 
-    def __init__(self, base_url: str, email: str, api_token: str) -> None:
+    def __init__(self, base_url: str, email: str, api_token: str, say: Speech) -> None:
+        self._say = say
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=(f"{email}/token", api_token),
@@ -85,7 +87,7 @@ class ZendeskSink:
         fields: dict[str, object] = {
             "subject": f"[{ticket.reference}] {ticket.summary}",
             # Private: the transcript is for the team, not mailed to the requester.
-            "comment": {"body": ticket_text(ticket), "public": False},
+            "comment": {"body": ticket_text(self._say, ticket), "public": False},
             "external_id": ticket.reference,
             "tags": ["lumen", f"lumen_{ticket.category}"],
         }
@@ -120,7 +122,8 @@ class SupportInboxSink:
     name = "email"
     via = email_service.VIA
 
-    def __init__(self, from_address: str, to_address: str, shop_name: str) -> None:
+    def __init__(self, from_address: str, to_address: str, shop_name: str, say: Speech) -> None:
+        self._say = say
         self._from = from_address
         self._to = to_address
         self._shop_name = shop_name
@@ -137,5 +140,5 @@ class SupportInboxSink:
         contact = normalize_email(ticket.contact) if ticket.contact else None
         if contact is not None:
             message["Reply-To"] = contact
-        message.set_content(ticket_text(ticket), charset="utf-8", cte="quoted-printable")
+        message.set_content(ticket_text(self._say, ticket), charset="utf-8", cte="quoted-printable")
         return Outgoing(self.via, self._from, self._to, message.as_string())

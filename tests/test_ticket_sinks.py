@@ -19,7 +19,7 @@ from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.settings import Settings
 from lumen_bot.store.tickets import get_ticket, list_tickets
-from tests.conftest import LiveServer, eventually
+from tests.conftest import VOICES, Dialogue, LiveServer, eventually
 
 WEBHOOK_SECRET = "whsec-test-8f2a"
 SUPPORT = "support@acme.example"
@@ -274,3 +274,21 @@ def test_the_running_server_delivers_a_shoppers_ticket(webhook_settings, orders,
         [request] = provider_api.wait_for(1)
 
     assert json.loads(request.body)["ticket"]["category"] == "cancel"
+
+
+def test_a_spanish_shoppers_ticket_reaches_a_german_shops_team_in_german(
+    inbox_settings, make_desk, orders, smtp_server, clock
+):
+    german_shop = inbox_settings.model_copy(update={"default_language": "de"})
+    chat = Dialogue(build_runtime(german_shop, engine=orders, clock=clock).handler)
+    chat("quiero que me devuelvan el dinero, por favor")
+
+    make_desk(german_shop).dispatch()
+
+    [mail] = eventually(lambda: smtp_server.received)
+    ticket = the_ticket(orders)
+    assert ticket.language == "es"
+    assert mail.message["Subject"] == f"[{ticket.reference}] {VOICES['de']('Refund request')}"
+    body = mail.message.get_content()
+    assert f"{VOICES['de']('Language')}: es" in body
+    assert f"{VOICES['de']('Shopper')}: quiero que me devuelvan el dinero, por favor" in body

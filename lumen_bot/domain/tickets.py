@@ -141,21 +141,27 @@ class Ticket:
         return data
 
 
-def ticket_text(ticket: Ticket) -> str:
-    """The ticket as plain text for people: the facts, then the conversation."""
+def ticket_text(say: Speech, ticket: Ticket) -> str:
+    """The ticket as plain text for the shop's team, in the shop's language: the facts, then the
+    conversation (as it was said)."""
+    contact = ticket.contact or say("none given: the shopper was asked to write to support")
+    verified = f"#{ticket.order_number}" if ticket.order_number else say("none verified")
+    first = f"{ticket.created_at:%Y-%m-%d %H:%M}"
+    asked = say("{count} time(s), first at {moment} UTC", count=ticket.requests, moment=first)
     facts = [
-        ("Reference", ticket.reference),
-        ("Request", ticket.summary),
-        ("Channel", ticket.channel),
-        ("Language", ticket.language or "unknown"),
-        ("Contact", ticket.contact or "none given: the shopper was asked to write to support"),
-        ("Verified order", f"#{ticket.order_number}" if ticket.order_number else "none verified"),
-        ("Asked", f"{ticket.requests} time(s), first at {ticket.created_at:%Y-%m-%d %H:%M} UTC"),
+        (say("Reference"), ticket.reference),
+        (say("Request"), ticket.summary),
+        (say("Channel"), ticket.channel),
+        (say("Language"), ticket.language or say("unknown")),
+        (say("Contact"), contact),
+        (say("Verified order"), verified),
+        (say("Asked"), asked),
     ]
     lines = [f"{name}: {value}" for name, value in facts]
-    lines += ["", "Conversation (most recent messages):"]
+    lines += ["", say("Conversation (most recent messages):")]
+    shopper = say("Shopper")
     lines += [
-        f"{'Shopper' if entry['from'] == 'shopper' else 'Lumen'}: {entry['text']}"
+        f"{shopper if entry['from'] == 'shopper' else 'Lumen'}: {entry['text']}"
         for entry in ticket.transcript
     ]
     return "\n".join(lines)
