@@ -126,10 +126,11 @@ def router(
 
     @api.post("/webhooks/twilio")
     async def twilio_webhook(request: Request) -> Response:
-        params, form = _params(request.headers.get("content-type", ""), await request.body())
-        if not check(request, params):
+        signed = _signed_content(request.headers.get("content-type", ""), await request.body())
+        if not check(request, signed):
             log.warning("Twilio webhook rejected: bad or missing signature")
             raise HTTPException(403, "invalid Twilio signature")
+        form = _fields(signed)
         inbound = _parse(form, request.headers.get("I-Twilio-Idempotency-Token"))
         if inbound.is_status_callback:
             return _twiml([])
@@ -239,25 +240,32 @@ def _signed_url(request: Request, settings: Settings) -> str:
     return f"{base}{request.url.path}{query}"
 
 
-def _params(content_type: str, raw: bytes) -> tuple[str | FormData, Mapping[str, Any]]:
-    """What the signature covers (the form, or the raw JSON text) and the fields to read."""
+def _signed_content(content_type: str, raw: bytes) -> str | FormData:
+    """What the signature covers: the form's fields, or a JSON body's raw text (checked through its
+    bodySHA256), read without parsing the JSON: nothing unsigned is parsed."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise HTTPException(400, "the body is not UTF-8") from error
     media_type = content_type.split(";")[0].strip().lower()
     if media_type == "application/x-www-form-urlencoded":
-        form = FormData(parse_qsl(text, keep_blank_values=True))
-        return form, form
+        return FormData(parse_qsl(text, keep_blank_values=True))
     if media_type == "application/json":
-        try:
-            fields = json.loads(text)
-        except ValueError as error:
-            raise HTTPException(400, "the body is not valid JSON") from error
-        if not isinstance(fields, dict):
-            raise HTTPException(400, "the JSON body must be an object")
-        return text, fields
+        return text
     raise HTTPException(415, "Twilio webhooks are form-encoded (or JSON)")
+
+
+def _fields(signed: str | FormData) -> Mapping[str, Any]:
+    """The fields of a signed body."""
+    if isinstance(signed, FormData):
+        return signed
+    try:
+        fields = json.loads(signed)
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser goes
+        raise HTTPException(400, "the body is not valid JSON") from error
+    if not isinstance(fields, dict):
+        raise HTTPException(400, "the JSON body must be an object")
+    return fields
 
 
 def _keyword(body: str) -> str:

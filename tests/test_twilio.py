@@ -200,6 +200,30 @@ def test_a_json_body_that_does_not_match_its_hash_is_refused(twilio):
     assert response.status_code == 403
 
 
+def test_an_unsigned_json_body_is_refused_before_it_is_read(twilio):
+    nested = "[" * 100_000 + "]" * 100_000
+    response = twilio.http.post(
+        "/webhooks/twilio?bodySHA256=00", content=nested, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 403
+
+
+def test_a_signed_json_body_nested_too_deep_to_read_gets_400(twilio):
+    fields = json.dumps({"From": SHOPPER, "To": SHOP_NUMBER, "Body": "hi"})
+    body = fields[:-1] + ', "Deep": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    query = "bodySHA256=" + hashlib.sha256(body.encode()).hexdigest()
+    signature = twilio.validator.compute_signature(f"{PUBLIC}/webhooks/twilio?{query}", {})
+
+    response = twilio.http.post(
+        f"/webhooks/twilio?{query}",
+        content=body,
+        headers={"content-type": "application/json", "X-Twilio-Signature": signature},
+    )
+
+    assert response.status_code == 400
+
+
 def test_a_redelivery_answers_the_same_and_counts_once(twilio, orders):
     twilio.say("order 1042")
     params = twilio.params("wrong@example.com", MessageSid="SMretried")
