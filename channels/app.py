@@ -26,7 +26,7 @@ from channels import admin, twilio, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
 from channels.email.outbound import SmtpSender
-from channels.http_errors import invalid_request, unexpected_error
+from channels.http_errors import UnexpectedErrors, invalid_request
 from channels.http_guards import BodyLimit, PathCors, RequestContext
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
 from lumen_bot.domain.clock import Clock, utc_now
@@ -359,10 +359,11 @@ def create_app(
     app.add_middleware(
         BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
     )
+    # Inside the CORS layer, so a storefront's widget can read a 503 too.
+    app.add_middleware(UnexpectedErrors)
     app.add_middleware(PathCors, paths={"/api/chat"}, origins=settings.widget_origins)
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(Exception, unexpected_error)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

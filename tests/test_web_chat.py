@@ -132,3 +132,21 @@ def test_concurrent_messages_in_one_session_keep_the_state_consistent(http, orde
     with orders.connect() as connection:
         logged = connection.execute(select(func.count()).select_from(MessageRow)).scalar()
     assert logged == len(texts) + 2  # every message handled once, none lost
+
+
+def test_an_unexpected_failure_answers_503_with_a_time_to_retry_and_keeps_the_connection(
+    app, http, monkeypatch
+):
+    async def broken(_message):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.state.runtime.handler, "handle", broken)
+
+    failed = http.post("/api/chat", json={"session": None, "text": "hi"})
+    after = http.get("/healthz")
+
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "5"
+    assert failed.json() == {"detail": "something went wrong on our side; please try again"}
+    assert after.status_code == 200
+    assert failed.extensions["network_stream"] is after.extensions["network_stream"]  # the same connection
