@@ -44,10 +44,13 @@ def extracted() -> Catalog:
 
 
 def as_text(catalog: Catalog, *, header: bool = False) -> str:
-    """The catalog as a .po file, sorted by message; the template has no header, whose creation date would
-    make it differ from one extraction to the next."""
+    """The catalog as a .po file, sorted by message, each with the files that say it but not the lines (an
+    edit elsewhere in a file must not make the catalogs stale); the template has no header, whose creation
+    date would make it differ from one extraction to the next."""
     buffer = io.BytesIO()
-    write_po(buffer, catalog, omit_header=not header, sort_output=True, ignore_obsolete=True)
+    write_po(
+        buffer, catalog, omit_header=not header, sort_output=True, ignore_obsolete=True, include_lineno=False
+    )
     return buffer.getvalue().decode("utf-8")
 
 
