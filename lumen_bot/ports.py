@@ -148,10 +148,15 @@ class ConversationStore(Protocol):
         replies: Sequence[Reply],
         effects: Sequence[Effect],
         now: datetime,
+        check: AttemptCheck | None = None,
     ) -> None:
         """Atomically save the new state, log the message, apply effects (stamped ``now``).
 
-        Raises :class:`ConcurrentUpdate` or :class:`DuplicateMessage`, in which case nothing was written.
+        With ``check``, the failures it counted are counted again under a lock on its order number and
+        email: if another turn recorded one since, this turn's answer rests on a stale count.
+
+        Raises :class:`ConcurrentUpdate` (a lost race, or a stale count) or :class:`DuplicateMessage`, in
+        which case nothing was written.
         """
         ...
 
@@ -171,6 +176,18 @@ class FailureCounts:
     in_conversation: int
     for_order: int
     for_email: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptCheck:
+    """This turn checked an email against an order, allowed by the failures counted before it. The commit
+    holds only while those counts still stand, so no burst of checks — in one process or many — gets
+    past the limits."""
+
+    order_number: str
+    email_digest: str
+    since: datetime
+    counted: FailureCounts
 
 
 class FailureLog(Protocol):

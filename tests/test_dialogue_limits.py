@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import concurrent.futures
 
+import pytest
+from sqlalchemy import func, select
+
+from channels.app import create_app
 from lumen_bot.domain.messages import ReplyKind
-from tests.conftest import Dialogue
+from lumen_bot.store.tables import VerificationFailureRow
+from tests.conftest import Dialogue, LiveServer
 
 JANE = "jane.doe@example.com"
 
@@ -81,3 +86,20 @@ def test_small_talk_does_not_count_as_a_failure(chat, text):
     chat(text)
     chat(f"order 1042 {JANE}")
     assert chat.kinds == [ReplyKind.ORDER_ANSWER]
+
+
+def test_a_burst_of_guesses_in_one_process_records_no_more_than_the_limit(settings, orders, clock):
+    limited = settings.model_copy(update={"chat_rate_limit": "10000/minute"})
+    texts = [f"order 1042, email w{n}@attacker.example" for n in range(40)]
+    with LiveServer(create_app(limited, engine=orders, clock=clock)) as http:
+
+        def guess(text: str) -> int:
+            return http.post("/api/chat", json={"session": None, "text": text}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(guess, texts))
+
+    with orders.connect() as connection:
+        failures = connection.execute(select(func.count()).select_from(VerificationFailureRow)).scalar()
+    assert set(statuses) == {200}
+    assert failures <= limited.verify_max_failures_per_order

@@ -18,6 +18,7 @@ from lumen_bot.domain.messages import InboundMessage, Reply
 from lumen_bot.domain.tickets import TicketCategory, new_reference
 from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Understanding
 from lumen_bot.ports import (
+    AttemptCheck,
     ConcurrentUpdate,
     ConversationStore,
     DuplicateMessage,
@@ -124,7 +125,10 @@ class ConversationHandler:
                 return _Turn(previous, redelivery=True)
         text = message.text[: self._max_text_length]
         understanding = None
-        for _ in range(_MAX_ATTEMPTS):
+        # A turn whose email check lost a race to another check starts over with the new count; each such
+        # loss is a failure recorded toward a limit, so at most a limit's worth of them before a lockout.
+        limits = self._limits
+        for _ in range(_MAX_ATTEMPTS + max(limits.per_conversation, limits.per_order, limits.per_email)):
             snapshot = await self._store.load(message.channel, message.conversation_key)
             if existing_only and snapshot.conversation_id is None:
                 return _NO_CONVERSATION
@@ -132,6 +136,7 @@ class ConversationHandler:
             state = engine.resume(snapshot.state, now, self._policy)
             if message.authenticated_sender:
                 state = engine.vouch_for(state, message.authenticated_sender)
+            check = None
             if message.unreadable:
                 understanding = _NOTHING_TO_READ
                 outcome = engine.unreadable(self._in_language(state, message, None, ""), now, self._policy)
@@ -143,11 +148,18 @@ class ConversationHandler:
                     )
                 state = self._in_language(state, message, understanding.language, text)
                 plan = engine.plan(state, understanding)
-                facts = await self._gather(plan, snapshot, message, now)
+                facts, check = await self._gather(plan, snapshot, message, now)
                 outcome = engine.step(state, understanding, facts, self._policy)
             try:
                 await self._store.commit(
-                    snapshot, message, understanding, outcome.state, outcome.replies, outcome.effects, now
+                    snapshot,
+                    message,
+                    understanding,
+                    outcome.state,
+                    outcome.replies,
+                    outcome.effects,
+                    now,
+                    check,
                 )
             except ConcurrentUpdate:
                 continue
@@ -180,27 +192,35 @@ class ConversationHandler:
         )
         return state if language == state.language else state.model_copy(update={"language": language})
 
-    async def _gather(self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime) -> Facts:
+    async def _gather(
+        self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime
+    ) -> tuple[Facts, AttemptCheck | None]:
+        """What the engine needs, and the failure counts an email check rests on (the commit holds them)."""
         if plan.open_ticket_for is not None:
-            return await self._ticket_facts(plan.open_ticket_for, plan.look_up, snapshot, message, now)
+            return await self._ticket_facts(plan.open_ticket_for, plan.look_up, snapshot, message, now), None
         if plan.look_up is None:
-            return Facts(now=now)
+            return Facts(now=now), None
         try:
             order = await self._orders.find(plan.look_up)
         except OrderSourceUnavailable:
             log.warning("order source unavailable", exc_info=True)
-            return Facts(now=now, source_unavailable=True)
-        attempts_left = 1
-        if plan.count_failures_for is not None:
-            failed = await self._failures.count_failures(
-                snapshot.conversation_id, plan.look_up, plan.count_failures_for, now - self._limits.window
-            )
-            attempts_left = min(
-                self._limits.per_conversation - failed.in_conversation,
-                self._limits.per_order - failed.for_order,
-                self._limits.per_email - failed.for_email,
-            )
-        return Facts(now=now, order=order, attempts_left=attempts_left)
+            return Facts(now=now, source_unavailable=True), None
+        if plan.count_failures_for is None:
+            return Facts(now=now, order=order), None
+        since = now - self._limits.window
+        failed = await self._failures.count_failures(
+            snapshot.conversation_id, plan.look_up, plan.count_failures_for, since
+        )
+        attempts_left = min(
+            self._limits.per_conversation - failed.in_conversation,
+            self._limits.per_order - failed.for_order,
+            self._limits.per_email - failed.for_email,
+        )
+        # Locked out, nothing is checked, so nothing rests on the count.
+        check = (
+            AttemptCheck(plan.look_up, plan.count_failures_for, since, failed) if attempts_left > 0 else None
+        )
+        return Facts(now=now, order=order, attempts_left=attempts_left), check
 
     async def _ticket_facts(
         self,

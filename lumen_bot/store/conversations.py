@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from lumen_bot.domain.engine import ConversationState, Effect, Escalate, RecordFailure
@@ -22,7 +22,7 @@ from lumen_bot.domain.tickets import (
     render_transcript,
 )
 from lumen_bot.domain.understanding import Understanding
-from lumen_bot.ports import ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
+from lumen_bot.ports import AttemptCheck, ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import Database
 from lumen_bot.store.replies_json import dump_replies, load_replies
 from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
@@ -57,6 +57,7 @@ _COUNT_FAILURES = select(
     func.count().filter(_SAME_ORDER),
     func.count().filter(_SAME_EMAIL),
 ).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.reference).where(
     _TICKET.c.conversation_id == bindparam("conversation_id"),
     _TICKET.c.category == bindparam("category"),
@@ -101,6 +102,7 @@ class SqlConversationStore:
         replies: Sequence[Reply],
         effects: Sequence[Effect],
         now: datetime,
+        check: AttemptCheck | None = None,
     ) -> None:
         await self._database.write(
             self._commit,
@@ -111,6 +113,7 @@ class SqlConversationStore:
             tuple(replies),
             tuple(effects),
             now,
+            check,
         )
 
     async def open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
@@ -146,10 +149,16 @@ class SqlConversationStore:
         replies: tuple[Reply, ...],
         effects: tuple[Effect, ...],
         now: datetime,
+        check: AttemptCheck | None,
     ) -> None:
         try:
             with self._engine.begin() as connection:
+                if check is not None:
+                    _lock_attempts(connection, check)
                 conversation_id = self._save_state(connection, snapshot, message, state, now)
+                if check is not None and _recounted(connection, conversation_id, check) != check.counted:
+                    # Another turn recorded a failure for this order or email since we counted.
+                    raise ConcurrentUpdate(message.conversation_key)
                 connection.execute(
                     _LOG,
                     {
@@ -221,8 +230,31 @@ class SqlConversationStore:
 
     def _count_failures(self, params: dict[str, object]) -> FailureCounts:
         with self._engine.connect() as connection:
-            row = connection.execute(_COUNT_FAILURES, params).one()
-        return FailureCounts(int(row[0]), int(row[1]), int(row[2]))
+            return _counts(connection, params)
+
+
+def _lock_attempts(connection: Connection, check: AttemptCheck) -> None:
+    """Checks of one order number or one email take turns until their transaction ends. PostgreSQL:
+    advisory locks, always order before email so two turns never wait on each other. SQLite needs none:
+    the state saved next takes the database's one write lock, which every other writer waits for."""
+    if connection.dialect.name == "postgresql":
+        for key in (f"verify-order:{check.order_number}", f"verify-email:{check.email_digest}"):
+            connection.execute(_ADVISORY_LOCK, {"key": key})
+
+
+def _recounted(connection: Connection, conversation_id: int, check: AttemptCheck) -> FailureCounts:
+    params = {
+        "conversation_id": conversation_id,
+        "order_number": check.order_number,
+        "email_digest": check.email_digest,
+        "since": check.since,
+    }
+    return _counts(connection, params)
+
+
+def _counts(connection: Connection, params: dict[str, object]) -> FailureCounts:
+    row = connection.execute(_COUNT_FAILURES, params).one()
+    return FailureCounts(int(row[0]), int(row[1]), int(row[2]))
 
 
 def _apply_effects(
