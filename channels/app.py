@@ -20,13 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from channels import admin, twilio, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
 from channels.email.outbound import SmtpSender
-from channels.http_errors import UnexpectedErrors, invalid_request
+from channels.http_errors import RETRY_AFTER_SECONDS, UnexpectedErrors, invalid_request
 from channels.http_guards import BodyLimit, PathCors, RequestContext
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
 from lumen_bot.domain.clock import Clock, utc_now
@@ -50,6 +50,7 @@ from lumen_bot.ports import (
     OrderSource,
     ReplySender,
     SeenTokens,
+    StoreUnavailable,
     TicketSink,
     TicketStore,
 )
@@ -93,6 +94,7 @@ class Runtime:
     metrics: CollectorRegistry
     voices: Mapping[str, Speech]
     """The enabled languages' voices, for what channels say outside a conversation."""
+    database: Database
     background: Background = field(default_factory=Background)
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
     """Closes, in reverse order of opening: senders, order source and model clients, the database."""
@@ -165,6 +167,7 @@ def build_runtime(
         seen_tokens=SqlSeenTokens(database),
         metrics=metrics,
         voices=voices,
+        database=database,
         resources=resources,
     )
 
@@ -327,6 +330,27 @@ def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
     )
 
 
+_READY_WITHIN_SECONDS = 2.0  # a load balancer's probe must not hang on a stalled database
+
+
+async def not_ready(database: Database, rate_limit: web.RateLimit) -> list[str]:
+    """Why the server cannot take traffic now; empty when it can."""
+    reasons = []
+    try:
+        await asyncio.wait_for(database.ping(), _READY_WITHIN_SECONDS)
+    except StoreUnavailable as error:
+        reasons.append(f"the database does not answer ({error})")
+    except TimeoutError:
+        reasons.append(f"the database does not answer within {_READY_WITHIN_SECONDS:g} s")
+    try:
+        reachable = await asyncio.wait_for(asyncio.to_thread(rate_limit.reachable), _READY_WITHIN_SECONDS)
+    except TimeoutError:
+        reachable = False
+    if not reachable:
+        reasons.append("the rate limit's storage (LUMEN_RATE_LIMIT_STORAGE) does not answer")
+    return reasons
+
+
 def secret(value: SecretStr | None) -> str | None:
     """A secret setting's value; an empty one counts as unset (it would accept an empty password or sign
     with an empty key)."""
@@ -369,13 +393,23 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
+
+    @app.get("/readyz", responses={503: {"description": "Not ready: the reasons, and when to ask again"}})
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: the database answers, and so does the rate limit's storage."""
+        reasons = await not_ready(runtime.database, rate_limit)
+        if reasons:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return JSONResponse({"status": "not ready", "reasons": reasons}, status_code=503, headers=headers)
+        return JSONResponse({"status": "ready"})
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         # Counts only — understandings by understander, LLM tokens and latency — no personal data.
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(admin.router(runtime.tickets, secret(settings.admin_token), clock))
-    rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
     app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
     app.include_router(widget.router(settings, runtime.voices))
     app.include_router(

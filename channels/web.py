@@ -59,7 +59,12 @@ class RateLimit:
 
     def __init__(self, rate: str, storage_uri: str = "memory://") -> None:
         self._item = parse(rate)
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self._storage = storage_from_string(storage_uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    def reachable(self) -> bool:
+        """Whether the counts' storage answers (always, in memory; a redis:// server may not)."""
+        return bool(self._storage.check())
 
     def __call__(self, request: Request) -> None:
         client = request.client.host if request.client else "unknown"

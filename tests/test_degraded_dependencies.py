@@ -58,3 +58,14 @@ def test_after_an_order_source_outage_the_pending_question_continues(settings, o
     back = Dialogue(build_runtime(settings, engine=orders, clock=clock).handler)
     back("try again")
     assert back.kinds == [ReplyKind.ORDER_ANSWER]
+
+
+def test_readiness_says_why_while_the_database_does_not_answer(settings, unreachable, clock):
+    with LiveServer(create_app(settings, engine=unreachable, clock=clock)) as http:
+        ready = http.get("/readyz")
+        alive = http.get("/healthz")
+
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "5"
+    assert ready.json()["reasons"][0].startswith("the database does not answer")
+    assert alive.status_code == 200

@@ -24,6 +24,13 @@ def test_healthz_answers_ok(http):
     assert response.json() == {"status": "ok"}
 
 
+def test_a_server_whose_database_answers_is_ready(http):
+    response = http.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
 def test_a_dialogue_reaches_the_tracking_details_after_email_verification(http):
     first = say(http, "Where's my order?")
     session = first["session"]

@@ -98,6 +98,14 @@ class Database:
         except (OperationalError, InterfaceError, PoolTimeout) as error:
             raise StoreUnavailable(type(error).__name__) from error
 
+    async def ping(self) -> None:
+        """Raises :class:`StoreUnavailable` unless the database answers a query."""
+        await self.read(self._select_one)
+
+    def _select_one(self) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     async def aclose(self) -> None:
         """Wait for the work in progress; the threads end with it. (The engine is its maker's to dispose.)"""
         await asyncio.to_thread(self.close)
