@@ -48,19 +48,32 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         received = 0
+        cut = answered = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, cut
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
+                cut = True
                 raise _BodyTooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # A framework that catches the cut itself (FastAPI answers 400, "error parsing the body") is
+            # answered 413 instead: the body was too large, not malformed.
+            nonlocal answered
+            if not cut:
+                await send(message)
+            elif not answered and message["type"] == "http.response.start":
+                answered = True
+                await _too_large(send, limit)
+
         try:
-            await self.app(scope, bounded_receive, send)
+            await self.app(scope, bounded_receive, guarded_send)
         except _BodyTooLarge:
-            await _too_large(send, limit)
+            if not answered:
+                await _too_large(send, limit)
 
 
 class _BodyTooLarge(Exception):

@@ -157,3 +157,13 @@ def test_an_unexpected_failure_answers_503_with_a_time_to_retry_and_keeps_the_co
     assert failed.json() == {"detail": "something went wrong on our side; please try again"}
     assert after.status_code == 200
     assert failed.extensions["network_stream"] is after.extensions["network_stream"]  # the same connection
+
+
+def test_an_oversized_body_sent_in_chunks_is_rejected_with_413(http):
+    def chunks():
+        for _ in range(300):
+            yield b"x" * 1024
+
+    response = http.post("/api/chat", content=chunks(), headers={"content-type": "application/json"})
+
+    assert response.status_code == 413
