@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 
 from channels.app import build_runtime, create_app
 from lumen_bot.domain.messages import ReplyKind
-from lumen_bot.store.database import Database
+from lumen_bot.store.database import POSTGRES_TIMEOUT_SECONDS, Database
 from lumen_bot.store.orders import SqlOrderSource
 from lumen_bot.store.tables import VerificationFailureRow
-from tests.conftest import Dialogue, LiveServer
+from tests.conftest import POSTGRES_URL, Dialogue, LiveServer
 
 UNREACHABLE = [
     "sqlite:////nonexistent-folder/lumen.db",
@@ -69,3 +71,25 @@ def test_readiness_says_why_while_the_database_does_not_answer(settings, unreach
     assert ready.headers["retry-after"] == "5"
     assert ready.json()["reasons"][0].startswith("the database does not answer")
     assert alive.status_code == 200
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs LUMEN_TEST_DATABASE_URL (CI sets it)")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_stalled_postgresql_delays_a_shopper_seconds_not_the_length_of_the_stall(app, orders):
+    # Another session holds the conversations table: every read and write of it waits on the lock.
+    blocker = orders.connect()
+    blocker.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+    try:
+        with LiveServer(app) as http:
+            started = time.monotonic()
+            response = http.post(
+                "/api/chat", json={"session": None, "text": "where is order 1042"}, timeout=30
+            )
+            waited = time.monotonic() - started
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    assert response.status_code == 200
+    assert "can't look orders up right now" in response.json()["messages"][0]["text"]
+    assert waited < POSTGRES_TIMEOUT_SECONDS * 2

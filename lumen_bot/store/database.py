@@ -34,6 +34,10 @@ from lumen_bot.store import tables  # noqa: F401  (registers the tables on SQLMo
 # held up hears "try again" within a few seconds rather than waiting on a stuck lock.
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 _BUSY_TIMEOUT_MS = int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)
+# The same bound on PostgreSQL, for each wait a request can meet there: connecting, a connection from the
+# pool, a lock, a statement. A stalled server then costs a shopper seconds, not the length of the stall.
+POSTGRES_TIMEOUT_SECONDS = 5
+_POSTGRES_TIMEOUT_MS = POSTGRES_TIMEOUT_SECONDS * 1000
 # Threads for reading (and, on PostgreSQL, writing): fewer than SQLAlchemy's pool has connections (5, and
 # 10 more under load), so a thread never waits for one. More would only contend for the interpreter.
 _THREADS = 4
@@ -53,6 +57,11 @@ def make_engine(url: str) -> Engine:
     else:
         # A server may have dropped an idle connection; a file cannot.
         kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = POSTGRES_TIMEOUT_SECONDS
+        kwargs["connect_args"] = {
+            "connect_timeout": POSTGRES_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={_POSTGRES_TIMEOUT_MS} -c lock_timeout={_POSTGRES_TIMEOUT_MS}",
+        }
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
