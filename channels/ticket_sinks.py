@@ -1,7 +1,8 @@
 """Ticket sinks: a signed webhook, the support inbox, Zendesk.
 
 Each sink renders a ticket into one outbox message; the outbox delivers it through the sender registered
-under the sink's ``via`` and retries with backoff, so a sink outage delays a ticket but never loses it.
+under the sink's ``via`` and retries with backoff for a day (``LUMEN_TICKET_DELIVERY_RETRY_HOURS``), so a
+sink outage delays a ticket but never loses it; ``lumen tickets redeliver`` sends one it gave up on again.
 The email sink reuses the email channel's SMTP sender.
 """
 
@@ -53,8 +54,10 @@ class WebhookSink:
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: signature(self._secret, body),
-            # The same on every retry: a receiver that saw it already can ignore the repeat.
+            # The same on every retry and redelivery (the ticket reference): a receiver that took the
+            # ticket already can ignore the repeat, by Lumen's own header or the usual Idempotency-Key.
             "X-Lumen-Delivery": recipient,
+            "Idempotency-Key": recipient,
         }
         try:
             response = await self._client.post(self._url, content=body, headers=headers)

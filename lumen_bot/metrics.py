@@ -1,4 +1,5 @@
-"""Counters for ``GET /metrics`` (Prometheus): who understood each message, LLM tokens and latency.
+"""Counters for ``GET /metrics`` (Prometheus): who understood each message, LLM tokens and latency,
+outgoing messages given up.
 
 Counts only — never a message's content or anything that names a shopper."""
 
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from lumen_bot.domain.tickets import DeliveryStatus
 from lumen_bot.domain.understanding import Explanation
 
 
@@ -39,3 +41,19 @@ class UnderstandingMetrics:
             self.tokens.labels("in").inc(explanation.tokens_in)
             self.tokens.labels("out").inc(explanation.tokens_out)
             self.latency.labels(outcome).observe(explanation.seconds)
+
+
+class OutboxMetrics:
+    """Implements the ``OutboxMonitor`` port on a Prometheus registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages_given_up = Counter(
+            "lumen_outbox_given_up",
+            "Outgoing messages the outbox stopped trying to send (failed: out of retries; dropped: refused"
+            " for good), by the provider API they were for.",
+            ["via", "status"],
+            registry=registry,
+        )
+
+    def given_up(self, via: str, status: DeliveryStatus) -> None:
+        self.messages_given_up.labels(via, status.value).inc()

@@ -1,12 +1,14 @@
-"""GET /metrics: understanding counters in the Prometheus text format, without personal data."""
+"""GET /metrics: understanding counters and outgoing messages given up, in the Prometheus text format,
+without personal data."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from channels.app import create_app
-from tests.conftest import LiveServer, extraction
+from tests.conftest import LiveServer, eventually, extraction
 
 
 @pytest.fixture
@@ -37,3 +39,26 @@ def test_without_a_model_metrics_answer_with_no_llm_series(http):
 
     assert response.status_code == 200
     assert "lumen_llm" not in response.text
+
+
+def test_metrics_count_outgoing_messages_given_up_by_provider_and_status(
+    settings, orders, clock, provider_api
+):
+    provider_api.default = (400, {"error": "unexpected field"}, {})
+    webhook = settings.model_copy(
+        update={
+            "ticket_webhook_url": f"{provider_api.url}/hooks",
+            "ticket_webhook_secret": SecretStr("whsec-m"),
+        }
+    )
+    with LiveServer(create_app(webhook, engine=orders, clock=clock)) as http:
+        http.post("/api/chat", json={"session": None, "text": "I want a refund"})
+        provider_api.wait_for(1)
+
+        def counted() -> str | None:
+            text = http.get("/metrics").text
+            return text if "lumen_outbox_given_up_total{" in text else None
+
+        response = eventually(counted)
+
+    assert 'lumen_outbox_given_up_total{status="dropped",via="ticket_webhook"} 1.0' in response

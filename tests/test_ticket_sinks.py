@@ -292,3 +292,92 @@ def test_a_spanish_shoppers_ticket_reaches_a_german_shops_team_in_german(
     body = mail.message.get_content()
     assert f"{VOICES['de']('Language')}: es" in body
     assert f"{VOICES['de']('Shopper')}: quiero que me devuelvan el dinero, por favor" in body
+
+
+def test_a_webhook_down_for_longer_than_eight_attempts_still_gets_the_ticket_when_it_is_back(
+    webhook_settings, make_desk, chat, orders, provider_api, clock
+):
+    provider_api.default = (503, {"error": "maintenance"}, {})
+    chat("I want a refund")
+    desk = make_desk(webhook_settings)
+    desk.dispatch()
+    for _ in range(11):  # three and a half hours down
+        clock.advance(minutes=20)
+        desk.retry_due()
+    assert [(d.status, d.attempts) for d in the_ticket(orders).deliveries] == [("pending", 12)]
+
+    provider_api.default = (200, {}, {})
+    clock.advance(minutes=20)
+    desk.retry_due()
+
+    assert [(d.status, d.attempts) for d in the_ticket(orders).deliveries] == [("sent", 13)]
+
+
+def test_a_ticket_delivery_is_given_up_when_its_retry_window_ends(
+    webhook_settings, make_desk, chat, orders, provider_api, clock
+):
+    provider_api.default = (503, {"error": "maintenance"}, {})
+    chat("I want a refund")
+    desk = make_desk(webhook_settings.model_copy(update={"ticket_delivery_retry_hours": 1}))
+    desk.dispatch()
+    for _ in range(2):
+        clock.advance(minutes=20)
+        desk.retry_due()
+    assert the_ticket(orders).deliveries[0].status == "pending"
+
+    clock.advance(minutes=21)
+    desk.retry_due()
+
+    [given_up] = the_ticket(orders).deliveries
+    assert (given_up.status, given_up.attempts) == ("failed", 4)
+    assert given_up.last_error == "ticket webhook answered 503"
+
+
+def test_the_webhook_carries_the_same_idempotency_key_on_a_retry(
+    webhook_settings, make_desk, chat, orders, provider_api, clock
+):
+    provider_api.default = (503, {"error": "maintenance"}, {})
+    chat("I want a refund")
+    desk = make_desk(webhook_settings)
+    desk.dispatch()
+
+    provider_api.default = (200, {}, {})
+    clock.advance(minutes=5)
+    desk.retry_due()
+
+    first, retry = provider_api.requests
+    assert (
+        first.headers["idempotency-key"] == retry.headers["idempotency-key"] == the_ticket(orders).reference
+    )
+
+
+def test_redelivering_sends_a_given_up_delivery_again_and_only_that_one(
+    webhook_settings, zendesk_settings, make_desk, chat, orders, provider_api
+):
+    both = webhook_settings.model_copy(
+        update={
+            name: getattr(zendesk_settings, name)
+            for name in ("zendesk_url", "zendesk_email", "zendesk_api_token")
+        }
+    )
+    provider_api.respond = lambda request: (
+        (400, {"error": "unexpected field"}, {}) if request.path == "/hooks/lumen" else provider_api.default
+    )
+    chat("I want a refund")
+    desk = make_desk(both)
+    desk.dispatch()
+    reference = the_ticket(orders).reference
+    assert sorted((d.sink, d.status) for d in the_ticket(orders).deliveries) == [
+        ("ticket_webhook", "dropped"),
+        ("zendesk", "sent"),
+    ]
+
+    provider_api.respond = lambda request: provider_api.default
+    requeued = desk.loop.run(desk.desk.redeliver(reference.lower()))
+
+    assert [(r.reference, r.sink) for r in requeued] == [(reference, "ticket_webhook")]
+    assert sorted((d.sink, d.status, d.attempts) for d in the_ticket(orders).deliveries) == [
+        ("ticket_webhook", "sent", 1),
+        ("zendesk", "sent", 1),
+    ]
+    assert [request.path for request in provider_api.requests].count("/api/v2/tickets.json") == 1

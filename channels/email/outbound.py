@@ -145,8 +145,10 @@ class SmtpSender:
         password: str | None,
         starttls: bool,
         use_tls: bool,
-        timeout: float = 30.0,
+        timeout: float = 10.0,
     ) -> None:
+        """``timeout`` bounds each step of the session (connecting, each command); the outbox bounds the
+        whole send (``SEND_TIMEOUT_SECONDS``)."""
         self._host = host
         self._port = port
         self._username = username

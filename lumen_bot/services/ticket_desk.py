@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.tickets import Ticket
-from lumen_bot.ports import Outgoing, TicketSink, TicketStore
+from lumen_bot.ports import Outgoing, Requeued, TicketSink, TicketStore
 from lumen_bot.services.background import repeat
 from lumen_bot.services.outbox import Outbox
 
@@ -46,6 +46,16 @@ class TicketDesk:
             dispatched += 1
             await self._outbox.deliver(message_ids)
         return dispatched
+
+    async def redeliver(self, reference: str | None) -> list[Requeued] | None:
+        """Send again what the outbox gave up on: the ticket ``reference``'s failed and dropped deliveries,
+        or every ticket's (``None``), each with no attempt counted and a new retry window. They are tried
+        at once; what fails again is retried as any delivery is. ``None`` when there is no such ticket."""
+        requeued = await self._tickets.requeue(reference, self._clock())
+        if requeued:
+            log.info("ticket deliveries requeued", extra={"deliveries": len(requeued)})
+            await self._outbox.deliver([delivery.message_id for delivery in requeued])
+        return requeued
 
     async def run(self, interval: float = 1.0) -> None:
         """The dispatch loop: runs until cancelled."""

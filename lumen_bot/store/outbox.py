@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
@@ -35,6 +35,8 @@ _CLAIM = (
         _OUTBOUND.c.recipient,
         _OUTBOUND.c.body,
         _OUTBOUND.c.attempts,
+        _OUTBOUND.c.created_at,
+        _OUTBOUND.c.ticket_reference,
     )
 )
 _RECENT = select(func.count()).where(
@@ -115,7 +117,17 @@ class SqlOutboxStore:
             row = connection.execute(_CLAIM, params).first()
         if row is None:
             return None
-        return Claimed(row.id, row.channel, row.sender, row.recipient, row.body, row.attempts)
+        return Claimed(
+            row.id,
+            row.channel,
+            row.sender,
+            row.recipient,
+            row.body,
+            row.attempts,
+            # SQLite keeps no time zone; every time Lumen stores is UTC.
+            row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC),
+            row.ticket_reference,
+        )
 
     def _settle(self, message_id: int, values: dict[str, object]) -> None:
         with self._engine.begin() as connection:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, bindparam, select, update
 
 from lumen_bot.domain.tickets import Delivery, DeliveryStatus, Ticket, TicketCategory, TicketStatus
-from lumen_bot.ports import Outgoing
+from lumen_bot.ports import Outgoing, Requeued
 from lumen_bot.store.database import Database
 from lumen_bot.store.outbox import enqueue
 from lumen_bot.store.tables import OutboundRow, TicketRow
@@ -53,6 +53,22 @@ _DELIVERIES = (
     .where(_OUTBOUND.c.ticket_reference == bindparam("reference"))
     .order_by(_OUTBOUND.c.id)
 )
+# A requeued delivery is due at once with no attempt counted, and its retry window (counted from
+# created_at) starts again: it gets the same hours of retries as a new ticket.
+_REQUEUE = (
+    update(_OUTBOUND)
+    .where(
+        _OUTBOUND.c.ticket_reference.is_not(None),
+        _OUTBOUND.c.status.in_((DeliveryStatus.FAILED, DeliveryStatus.DROPPED)),
+    )
+    .values(
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=bindparam("now"),
+        created_at=bindparam("now"),
+    )
+    .returning(_OUTBOUND.c.id, _OUTBOUND.c.ticket_reference, _OUTBOUND.c.channel)
+)
 
 
 def list_tickets(
@@ -82,6 +98,20 @@ def get_ticket(engine: Engine, reference: str) -> Ticket | None:
     return _ticket(row, deliveries)
 
 
+def requeue_deliveries(engine: Engine, reference: str | None, now: datetime) -> list[Requeued] | None:
+    """Put the deliveries the outbox gave up on back in it: the ticket ``reference``'s, or every
+    ticket's; ``None`` when there is no ticket ``reference``."""
+    statement = _REQUEUE
+    with engine.begin() as connection:
+        if reference is not None:
+            found = connection.execute(_BY_REFERENCE, {"reference": reference.upper()}).first()
+            if found is None:
+                return None
+            statement = statement.where(_OUTBOUND.c.ticket_reference == found.reference)
+        rows = connection.execute(statement, {"now": now}).all()
+    return [Requeued(row.id, row.ticket_reference, row.channel) for row in sorted(rows, key=lambda r: r.id)]
+
+
 def close_ticket(engine: Engine, reference: str, now: datetime) -> Ticket | None:
     """Close an open ticket (closing a closed one changes nothing); ``None`` when there is no such ticket.
     The shopper's next request of that kind opens a new ticket."""
@@ -109,6 +139,9 @@ class SqlTicketStore:
 
     async def close(self, reference: str, now: datetime) -> Ticket | None:
         return await self._database.write(close_ticket, self._engine, reference, now)
+
+    async def requeue(self, reference: str | None, now: datetime) -> list[Requeued] | None:
+        return await self._database.write(requeue_deliveries, self._engine, reference, now)
 
     async def undispatched(self, limit: int) -> list[int]:
         return await self._database.read(self._undispatched, limit)
