@@ -1,8 +1,9 @@
 """Twilio SMS and WhatsApp: ``POST /webhooks/twilio``, inline TwiML replies, REST for the rest.
 
 The pipeline: check the signature (403 and nothing processed when it fails) → parse the form →
-opt-out keywords → the conversation core (deduplicated on the MessageSid) → TwiML. A reply not
-ready within ``LUMEN_TWILIO_INLINE_SECONDS`` goes out later through the REST API and the outbox.
+opt-out keywords → store the message (deduplicated on the MessageSid; 503 when it cannot be stored) →
+the conversation core → TwiML. A reply not ready within ``LUMEN_TWILIO_INLINE_SECONDS`` goes out later
+through the REST API and the outbox; either way a message is answered once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from anyio import to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.datastructures import FormData
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import (
     HMAC_SHA1,
     HMAC_SHA256,
@@ -29,14 +31,14 @@ from twilio.request_validator import (
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from channels.http_errors import BODY_TOO_LARGE, NOT_STORED, error_responses, not_stored
 from channels.sms_text import render_sms, render_whatsapp
 from lumen_bot.domain.clock import Clock
 from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind, clean_text
 from lumen_bot.domain.speech import Speech
-from lumen_bot.ports import OptOuts, SendFailed
+from lumen_bot.ports import Accepted, OptOuts, ReplyRoute, SendFailed, StoreUnavailable
 from lumen_bot.services.background import Background
-from lumen_bot.services.conversation import ConversationHandler
-from lumen_bot.services.outbox import Outbox
+from lumen_bot.services.intake import Intake
 from lumen_bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,13 +52,15 @@ HELP = frozenset({"HELP", "INFO"})
 # Twilio allows 1,600 characters in a WhatsApp message body.
 WHATSAPP_LIMIT = 1600
 _OPTED_OUT = 21610  # Twilio REST error: the recipient replied STOP
+_TIMEOUT_SECONDS = 10.0
 
 
 class TwilioRestSender:
     """Sends through Twilio's REST API; the SDK is synchronous, so each call runs in a worker thread."""
 
     def __init__(self, account_sid: str, auth_token: str, api_url: str) -> None:
-        self._client = Client(account_sid, auth_token)
+        # The SDK's own client waits forever; a send must end well within the outbox's lease.
+        self._client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=_TIMEOUT_SECONDS))
         # Tests and egress proxies point the API elsewhere; the SDK builds every URL from this base.
         self._client.api.base_url = api_url
 
@@ -106,8 +110,7 @@ class _Inbound:
 
 
 def router(
-    handler: ConversationHandler,
-    outbox: Outbox,
+    intake: Intake,
     opt_outs: OptOuts,
     background: Background,
     settings: Settings,
@@ -124,7 +127,18 @@ def router(
         log.info("Twilio webhook disabled: set LUMEN_TWILIO_AUTH_TOKEN (or LUMEN_TWILIO_WEBHOOK_SHARED_KEY)")
         return api
 
-    @api.post("/webhooks/twilio")
+    @api.post(
+        "/webhooks/twilio",
+        responses=error_responses(
+            {
+                400: "A body that cannot be read: not UTF-8, not a JSON object, From, To or NumMedia wrong",
+                403: "A missing or wrong X-Twilio-Signature",
+                413: BODY_TOO_LARGE,
+                415: "Neither form-encoded nor JSON",
+                503: NOT_STORED,
+            }
+        ),
+    )
     async def twilio_webhook(request: Request) -> Response:
         signed = _signed_content(request.headers.get("content-type", ""), await request.body())
         if not check(request, signed):
@@ -134,6 +148,14 @@ def router(
         inbound = _parse(form, request.headers.get("I-Twilio-Idempotency-Token"))
         if inbound.is_status_callback:
             return _twiml([])
+        try:
+            return await _answer(inbound, form)
+        except StoreUnavailable:
+            # Nothing was stored: with connection overrides (#rc=…&rp=5xx) Twilio delivers it again.
+            log.warning("Twilio message refused: the store is unavailable")
+            raise not_stored() from None
+
+    async def _answer(inbound: _Inbound, form: Mapping[str, Any]) -> Response:
         keyword = _keyword(inbound.body)
         if keyword in OPT_OUT:
             await opt_outs.opt_out(inbound.channel, inbound.address, clock())
@@ -156,28 +178,36 @@ def router(
             unreadable=inbound.media_count > 0 and not inbound.body.strip(),
             contact_address=inbound.address,
         )
-        work = asyncio.ensure_future(handler.handle(message))
+        route = ReplyRoute(VIA, inbound.to, inbound.sender, form=inbound.channel)
+        [lease] = await intake.accept([Accepted(message, route)])
+        if lease is None:
+            # A redelivery: the first delivery answers it (inline, or through the outbox), once.
+            log.info("Twilio redelivery: answered by its first delivery")
+            return _twiml([])
+        work = asyncio.ensure_future(intake.replies(lease))
         try:
             replies = await asyncio.wait_for(asyncio.shield(work), timeout=settings.twilio_inline_seconds)
         except TimeoutError:
-            # Twilio stops waiting at 15 s; the reply follows through the REST API when it is ready.
-            background.job(_send_later(work, inbound, outbox))
+            # Twilio stops waiting at 15 s; the reply follows through the REST API when it is ready (from
+            # the stored message, by another worker, if this one stops first).
+            background.job(intake.answer_later(lease, work))
             return _twiml([])
-        return _twiml([_render(inbound, replies)] if replies else [])
+        except StoreUnavailable:
+            # The message is stored: a worker's loop answers it once the store is back.
+            return _twiml([])
+        if not await intake.settle_inline(lease):
+            return _twiml([])  # this worker lost the message to another, which answers it
+        return _twiml([RENDERERS[inbound.channel](replies)] if replies else [])
 
     return api
 
 
-async def _send_later(work: asyncio.Future[list[Reply]], inbound: _Inbound, outbox: Outbox) -> None:
-    replies = await work
-    if replies:
-        await outbox.send(VIA, inbound.to, inbound.sender, [_render(inbound, replies)])
+def _whatsapp(replies: Sequence[Reply]) -> str:
+    return render_whatsapp(replies, WHATSAPP_LIMIT)
 
 
-def _render(inbound: _Inbound, replies: Sequence[Reply]) -> str:
-    if inbound.channel == "whatsapp":
-        return render_whatsapp(replies, WHATSAPP_LIMIT)
-    return render_sms(replies)
+# How replies are written for each channel Twilio carries (the intake's renderers, by ReplyRoute.form).
+RENDERERS: dict[str, Callable[[Sequence[Reply]], str]] = {"sms": render_sms, "whatsapp": _whatsapp}
 
 
 def _twiml(texts: Sequence[str]) -> Response:

@@ -1,7 +1,8 @@
 """Meta WhatsApp Cloud API: ``GET|POST /webhooks/whatsapp`` in, the Graph API out.
 
 Meta gives a webhook a few seconds and retries (for days) what is not acknowledged, so a delivery is
-checked and parsed while Meta waits, answered 200 at once, and handled after the response. Replies go
+checked, parsed and stored while Meta waits (503 when it cannot be stored, so Meta delivers it again),
+answered 200, and handled after the response — by another worker if this one stops first. Replies go
 through the outbox, so a Graph API outage delays them instead of losing them.
 """
 
@@ -10,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import (
     BaseModel,
@@ -29,11 +30,12 @@ from pydantic import (
 )
 
 from channels.http_delivery import refusal, unreachable
+from channels.http_errors import BODY_TOO_LARGE, NOT_STORED, error_responses, not_stored
 from channels.sms_text import render_whatsapp
-from lumen_bot.domain.messages import InboundMessage, clean_text
-from lumen_bot.ports import SendFailed
-from lumen_bot.services.conversation import ConversationHandler
-from lumen_bot.services.outbox import Outbox
+from lumen_bot.domain.messages import InboundMessage, Reply, clean_text
+from lumen_bot.ports import Accepted, ReplyRoute, SendFailed, StoreUnavailable
+from lumen_bot.services.background import Background
+from lumen_bot.services.intake import Intake
 from lumen_bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -171,7 +173,7 @@ def _graph_error(response: httpx.Response) -> tuple[int | None, str]:
         return None, ""
 
 
-def router(handler: ConversationHandler, outbox: Outbox, settings: Settings) -> APIRouter:
+def router(intake: Intake, background: Background, settings: Settings) -> APIRouter:
     """The webhook routes; none when the app secret or the verify token is not configured."""
     app_secret = _configured(settings.whatsapp_app_secret)
     verify_token = _configured(settings.whatsapp_verify_token)
@@ -190,16 +192,20 @@ def router(handler: ConversationHandler, outbox: Outbox, settings: Settings) -> 
         log.warning(
             "WhatsApp Cloud webhook enabled without LUMEN_WHATSAPP_ACCESS_TOKEN: replies wait in the outbox"
         )
-    return _webhook(handler, outbox, settings, app_secret, verify_token)
+    return _webhook(intake, background, settings, app_secret, verify_token)
 
 
 def _webhook(
-    handler: ConversationHandler, outbox: Outbox, settings: Settings, app_secret: bytes, verify_token: bytes
+    intake: Intake, background: Background, settings: Settings, app_secret: bytes, verify_token: bytes
 ) -> APIRouter:
     api = APIRouter()
     only_number = settings.whatsapp_phone_number_id
 
-    @api.get(PATH, response_class=PlainTextResponse)
+    @api.get(
+        PATH,
+        response_class=PlainTextResponse,
+        responses=error_responses({403: "Not a subscription with the verify token"}),
+    )
     async def verify(request: Request) -> PlainTextResponse:
         query = request.query_params
         token = query.get("hub.verify_token", "").encode()
@@ -211,8 +217,18 @@ def _webhook(
             raise HTTPException(403, "verification refused")
         return PlainTextResponse(challenge)
 
-    @api.post(PATH)
-    async def receive(request: Request, background: BackgroundTasks) -> Response:
+    @api.post(
+        PATH,
+        responses=error_responses(
+            {
+                400: "Not a WhatsApp Business Account webhook payload",
+                403: "A missing or wrong X-Hub-Signature-256",
+                413: BODY_TOO_LARGE,
+                503: NOT_STORED,
+            }
+        ),
+    )
+    async def receive(request: Request) -> Response:
         body = await request.body()
         if not _signed(body, request.headers.get("X-Hub-Signature-256"), app_secret):
             log.warning("WhatsApp Cloud webhook with a missing or wrong signature")
@@ -222,54 +238,58 @@ def _webhook(
         except ValidationError as error:
             raise HTTPException(400, _reason(error)) from None
         # Statuses (sent, delivered, read) need nothing from Lumen; only messages are kept.
-        batches = [
-            (change.value.metadata.phone_number_id, change.value.messages)
+        accepted = [
+            _accepted(change.value.metadata.phone_number_id, message)
             for entry in event.entry
             for change in entry.changes
-            if change.value.metadata is not None and change.value.messages
+            if change.value.metadata is not None
+            and _for_this_shop(change.value.metadata.phone_number_id, only_number)
+            for message in change.value.messages
+            if message.type not in _NOTHING_TO_ANSWER
         ]
-        background.add_task(process, batches)
+        if not accepted:
+            return Response(status_code=200)
+        try:
+            # Stored before the 200, all of the delivery or none: Meta delivers again what gets no 200.
+            leases = await intake.accept(accepted)
+        except StoreUnavailable:
+            log.warning("WhatsApp Cloud messages refused: the store is unavailable")
+            raise not_stored() from None
+        # Meta gives a webhook a few seconds: the answers follow the 200. A redelivery (None) was
+        # answered by its first delivery.
+        background.job(intake.answer(leases))
         return Response(status_code=200)
 
-    async def process(batches: Sequence[tuple[str, Sequence[_Message]]]) -> None:
-        for business_number, messages in batches:
-            if only_number is not None and business_number != only_number:
-                log.info("WhatsApp Cloud messages for another business number ignored")
-                continue
-            for message in messages:
-                # One message failing must not keep the others of the delivery from their answers.
-                try:
-                    await answer(business_number, message)
-                except Exception as error:
-                    # The exception's text may quote the message (database parameters): type only.
-                    log.error("WhatsApp Cloud message not handled", extra={"error": type(error).__name__})
-
-    async def answer(business_number: str, message: _Message) -> None:
-        if message.type in _NOTHING_TO_ANSWER:
-            return
+    def _accepted(business_number: str, message: _Message) -> Accepted:
         body = message.text.body if message.type == "text" and message.text is not None else None
-        # handle_new settles a redelivery atomically with the message log (also across workers): the
-        # replies to a message already handled went out the first time.
-        replies = await handler.handle_new(
-            InboundMessage(
-                channel=CHANNEL,
-                conversation_key="+" + message.sender,
-                text="" if body is None else clean_text(body)[: settings.max_text_length],
-                received_at=datetime.now(UTC),
-                provider_message_id=message.id,
-                raw=message._raw,
-                unreadable=body is None,
-                contact_address="+" + message.sender,
-            )
+        inbound = InboundMessage(
+            channel=CHANNEL,
+            conversation_key="+" + message.sender,
+            text="" if body is None else clean_text(body)[: settings.max_text_length],
+            received_at=datetime.now(UTC),
+            provider_message_id=message.id,
+            raw=message._raw,
+            unreadable=body is None,
+            contact_address="+" + message.sender,
         )
-        if replies is None:
-            log.info("WhatsApp Cloud redelivery: replies went out already", extra={"type": message.type})
-            return
-        if replies:
-            rendered = render_whatsapp(replies, limit=MAX_REPLY_LENGTH)
-            await outbox.send(VIA, sender=business_number, recipient=message.sender, texts=[rendered])
+        return Accepted(inbound, ReplyRoute(VIA, business_number, message.sender, form=VIA))
 
     return api
+
+
+def _for_this_shop(business_number: str, only_number: str | None) -> bool:
+    if only_number is not None and business_number != only_number:
+        log.info("WhatsApp Cloud messages for another business number ignored")
+        return False
+    return True
+
+
+def _render(replies: Sequence[Reply]) -> str:
+    return render_whatsapp(replies, limit=MAX_REPLY_LENGTH)
+
+
+# How replies are written for WhatsApp Cloud (the intake's renderers, by ReplyRoute.form).
+RENDERERS: dict[str, Callable[[Sequence[Reply]], str]] = {VIA: _render}
 
 
 def _configured(secret: SecretStr | None) -> bytes | None:

@@ -250,6 +250,10 @@ class Claimed:
     body: str
     attempts: int
     """Attempts made before this one."""
+    created_at: datetime
+    """When it was stored (or put back by a redelivery): a ticket's retry window starts here."""
+    ticket_reference: str | None = None
+    """The ticket it delivers to a sink, if it does: such a message is retried for hours, not attempts."""
 
 
 class OutboxStore(Protocol):
@@ -276,6 +280,76 @@ class OutboxStore(Protocol):
 
     async def sent_since(self, via: str, recipient: str, since: datetime) -> int:
         """How many messages went (or are going) to ``recipient`` through ``via`` since ``since``."""
+        ...
+
+
+class OutboxMonitor(Protocol):
+    def given_up(self, via: str, status: DeliveryStatus) -> None:
+        """Count one outgoing message the outbox stopped trying to send (``failed`` or ``dropped``)."""
+        ...
+
+
+# --- Accepted inbound messages -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRoute:
+    """Where the replies to an accepted message go, and in which form."""
+
+    via: str
+    """The provider API they go out through (a key of the outbox's senders)."""
+    sender: str
+    """The shop's address on that API."""
+    recipient: str
+    form: str
+    """How the replies are rendered into one text (a key of the intake's renderers: ``sms`` …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An inbound message stored before its provider was told it arrived, with where its replies go."""
+
+    message: InboundMessage
+    route: ReplyRoute
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """An accepted message taken by one worker to answer; only the holder of the newest lease may
+    settle it, so however many workers take it over, its replies go out once."""
+
+    id: int
+    token: str
+    accepted: Accepted
+    attempts: int
+    """Times it was taken before this one."""
+
+
+class Inbox(Protocol):
+    """Inbound messages a provider was told arrived, kept until they are answered."""
+
+    async def accept(
+        self, messages: Sequence[Accepted], now: datetime, lease_until: datetime
+    ) -> list[Lease | None]:
+        """Store each message, leased to the caller; ``None`` for one stored before (a redelivery).
+        All or nothing: raises :class:`StoreUnavailable` with nothing stored."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[int]:
+        """Unanswered messages whose lease ran out (their worker stopped), oldest first."""
+        ...
+
+    async def take(self, entry_id: int, now: datetime, lease_until: datetime) -> Lease | None:
+        """A new lease on a due message; ``None`` when it was answered or another worker took it."""
+        ...
+
+    async def settle(self, lease: Lease, replies: Sequence[Outgoing], now: datetime) -> list[int] | None:
+        """Mark the message answered and store ``replies`` in the outbox, in one transaction; the outbox
+        ids, or ``None`` (and nothing stored) when the lease is not the newest any more."""
+        ...
+
+    async def give_up(self, lease: Lease, now: datetime) -> None:
+        """Stop taking a message that failed every time it was taken."""
         ...
 
 
@@ -321,6 +395,22 @@ class TicketStore(Protocol):
         """Take the ticket for dispatch and store what ``render`` makes of it in the outbox, in one
         transaction; the outbox ids, or ``None`` when another worker took it first."""
         ...
+
+    async def requeue(self, reference: str | None, now: datetime) -> list[Requeued] | None:
+        """Put deliveries the outbox gave up on (failed or dropped) back in it, due at ``now`` with no
+        attempt counted and their retry window starting again: the ticket ``reference``'s, or every
+        ticket's when ``reference`` is ``None``. ``None`` when there is no ticket ``reference``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    """A ticket's delivery to one sink, put back in the outbox."""
+
+    message_id: int
+    reference: str
+    sink: str
+    """The sink's ``via``, as the ticket's deliveries name it."""
 
 
 # --- What channels keep --------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +49,8 @@ VOICES = load_voices(LANGUAGES, UTC)
 ENGLISH = VOICES["en"]
 POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+# A redis server for the rate limit's shared storage (CI sets it); tests that need one are skipped without.
+REDIS_URL = os.environ.get("LUMEN_TEST_REDIS_URL")
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +122,21 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+UNREACHABLE = [
+    "sqlite:////nonexistent-folder/lumen.db",
+    "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",
+]
+
+
+@pytest.fixture(params=UNREACHABLE, ids=["sqlite", "postgresql"])
+def unreachable(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An engine whose database does not answer: a folder that does not exist, a port nobody serves."""
+    # A plain engine: make_engine would fail already, creating the schema.
+    engine = create_engine(request.param)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from channels.app import build_runtime, create_app
 from lumen_bot.domain.messages import ReplyKind
@@ -13,19 +13,6 @@ from lumen_bot.store.database import POSTGRES_TIMEOUT_SECONDS, Database
 from lumen_bot.store.orders import SqlOrderSource
 from lumen_bot.store.tables import VerificationFailureRow
 from tests.conftest import POSTGRES_URL, Dialogue, LiveServer
-
-UNREACHABLE = [
-    "sqlite:////nonexistent-folder/lumen.db",
-    "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",
-]
-
-
-@pytest.fixture(params=UNREACHABLE, ids=["sqlite", "postgresql"])
-def unreachable(request):
-    # A plain engine: make_engine would fail already, creating the schema.
-    engine = create_engine(request.param)
-    yield engine
-    engine.dispose()
 
 
 def test_an_unreachable_database_answers_that_orders_cannot_be_looked_up(settings, unreachable, clock):

@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -610,3 +611,30 @@ def test_without_app_secret_or_verify_token_the_webhook_is_not_mounted(
     assert "INFO" in line
     assert "disabled" in line
     assert f"LUMEN_{unset.upper()}" in line
+
+
+def test_a_delivery_that_cannot_be_stored_is_refused_so_meta_delivers_it_again(
+    whatsapp_settings: Settings, unreachable: Engine, clock: Clock
+) -> None:
+    app = create_app(whatsapp_settings, engine=unreachable, clock=clock)
+    with LiveServer(app) as http:
+        response = Lumen(app, http).deliver(messages_event(text_message("where is order 1042")))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "could not be stored" in response.json()["detail"]
+
+
+def test_a_delivery_refused_in_an_outage_is_answered_once_when_meta_delivers_it_again(
+    whatsapp_settings: Settings, unreachable: Engine, clock: Clock, lumen: Lumen, graph: FakeGraph
+) -> None:
+    delivery = messages_event(text_message("where is order 1042"))
+    down = create_app(whatsapp_settings, engine=unreachable, clock=clock)
+    with LiveServer(down) as http:
+        assert Lumen(down, http).deliver(delivery).status_code == 503
+
+    assert lumen.deliver(delivery).status_code == 200
+    assert lumen.deliver(delivery).status_code == 200
+    [reply] = graph.sent(1)
+    assert "email" in reply.text
+    time.sleep(0.5)
+    assert len(graph.sends) == 1

@@ -5,7 +5,9 @@ understand → load state → plan → look the order up / count failures → st
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,8 +37,11 @@ from lumen_bot.services.keyed_locks import KeyedLocks
 log = logging.getLogger(__name__)
 
 _NOTHING_TO_READ = Understanding(intent=Intent.UNKNOWN)
-# Concurrent messages of one conversation are rare and short-lived; a few retries always settle them.
-_MAX_ATTEMPTS = 5
+# Messages of one conversation racing across workers: each lost save is tried again after a random pause
+# that doubles (up to 0.64 s), so racing workers fall out of step; 20 tries span a few seconds.
+_MAX_ATTEMPTS = 20
+_FIRST_PAUSE_SECONDS = 0.005
+_LONGEST_PAUSE_SECONDS = 0.64
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,11 @@ class ConversationHandler:
         """The replies to ``message``; for a redelivery, the replies it got the first time."""
         return (await self._take_turn(message, existing_only=False)).replies
 
+    async def handle_accepted(self, message: InboundMessage) -> list[Reply]:
+        """Like :meth:`handle`, but raises :class:`StoreUnavailable` rather than answering "try again
+        later": a message accepted for later is answered once the store is back."""
+        return (await self._take_turn(message, existing_only=False, degrade=False)).replies
+
     async def handle_new(self, message: InboundMessage) -> list[Reply] | None:
         """Like :meth:`handle`, but ``None`` for a redelivery: its replies went out already."""
         turn = await self._take_turn(message, existing_only=False)
@@ -103,13 +113,17 @@ class ConversationHandler:
         turn = await self._take_turn(message, existing_only=True)
         return None if turn.no_conversation else turn.replies
 
-    async def _take_turn(self, message: InboundMessage, *, existing_only: bool) -> _Turn:
+    async def _take_turn(
+        self, message: InboundMessage, *, existing_only: bool, degrade: bool = True
+    ) -> _Turn:
         # Messages of one conversation take turns within this process; across processes the versioned
         # save in the store settles any race.
         async with self._turns.hold((message.channel, message.conversation_key)):
             try:
                 return await self._handle(message, existing_only)
             except StoreUnavailable:
+                if not degrade:
+                    raise
                 # Nothing was written, so the shopper loses nothing by trying again.
                 log.warning("conversation store unavailable", exc_info=True)
                 say = self._policy.voice(message.language_hint)
@@ -128,7 +142,9 @@ class ConversationHandler:
         # A turn whose email check lost a race to another check starts over with the new count; each such
         # loss is a failure recorded toward a limit, so at most a limit's worth of them before a lockout.
         limits = self._limits
-        for _ in range(_MAX_ATTEMPTS + max(limits.per_conversation, limits.per_order, limits.per_email)):
+        for attempt in range(
+            _MAX_ATTEMPTS + max(limits.per_conversation, limits.per_order, limits.per_email)
+        ):
             snapshot = await self._store.load(message.channel, message.conversation_key)
             if existing_only and snapshot.conversation_id is None:
                 return _NO_CONVERSATION
@@ -162,6 +178,8 @@ class ConversationHandler:
                     check,
                 )
             except ConcurrentUpdate:
+                pause = min(_LONGEST_PAUSE_SECONDS, _FIRST_PAUSE_SECONDS * 2**attempt)
+                await asyncio.sleep(random.uniform(0, pause))
                 continue
             except DuplicateMessage:
                 # Another worker handled the same delivery first.

@@ -126,6 +126,34 @@ class OutboundRow(SQLModel, table=True):
     """The ticket this message delivers to a sink, if it does."""
 
 
+class InboxRow(SQLModel, table=True):
+    """An inbound message a provider was told arrived: stored before the acknowledgement, in the same
+    transaction as its dedupe key, so a crash after the 200 loses nothing and a redelivery is no new one."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_message_id", name="uq_inbox_message"),
+        Index("ix_inbox_due", "status", "lease_until"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    provider_message_id: str = Field(max_length=200)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    """The normalized message as JSON."""
+    reply_via: str = Field(max_length=32)
+    reply_sender: str = Field(max_length=320)
+    reply_recipient: str = Field(max_length=320)
+    reply_form: str = Field(max_length=32)
+    status: str = Field(default="pending", max_length=16)
+    """``pending`` (to answer), ``answered`` or ``failed`` (every worker that took it failed)."""
+    lease_token: str = Field(max_length=32)
+    lease_until: datetime = Field(sa_column=_utc_column(nullable=False))
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
 class SeenTokenRow(SQLModel, table=True):
     """A webhook token already accepted (Mailgun's replay protection): a second use is a replay."""
 
