@@ -7,7 +7,8 @@ COPY pyproject.toml setup.py README.md ./
 COPY lumen_bot ./lumen_bot
 COPY channels ./channels
 COPY prompts ./prompts
-RUN pip install . && useradd --create-home --uid 10001 lumen && mkdir /data && chown lumen /data
+# The redis extra: compose.yaml (and any deployment with replicas) shares the rate limit through redis.
+RUN pip install '.[redis]' && useradd --create-home --uid 10001 lumen && mkdir /data && chown lumen /data
 USER lumen
 VOLUME ["/data"]
 EXPOSE 8000

@@ -19,7 +19,7 @@ from channels.app import Runtime, build_email_channel, build_runtime, build_unde
 from channels.email.inbound import MalformedEmail, parse_email
 from lumen_bot.domain.demo import demo_orders
 from lumen_bot.domain.order_file import ImportFailed, parse_orders
-from lumen_bot.domain.tickets import Ticket, TicketCategory, TicketStatus, ticket_text
+from lumen_bot.domain.tickets import Delivery, Ticket, TicketCategory, TicketStatus, ticket_text
 from lumen_bot.logs import configure_logging
 from lumen_bot.settings import ConfigurationError, Settings, load_settings
 
@@ -60,7 +60,25 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on the one port (default 1); more than one want PostgreSQL and a redis://"
+        " LUMEN_RATE_LIMIT_STORAGE",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        help="the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or networks,"
+        " comma-separated, or * (default: LUMEN_FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
     serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the database schema, then exit (lumen serve does it too)"
+    )
+    migrate.set_defaults(run=_migrate)
 
     chat = commands.add_parser("chat", help="talk to the bot in the terminal (stdin may be a pipe)")
     chat.add_argument("--channel", default="terminal", type=_bounded(32), help="default: terminal")
@@ -105,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     closing = ticket_commands.add_parser("close", help="close a ticket")
     closing.add_argument("reference")
     closing.set_defaults(run=_ticket_close)
+    redelivering = ticket_commands.add_parser(
+        "redeliver", help="send again the deliveries to sinks that were given up (failed or dropped)"
+    )
+    which = redelivering.add_mutually_exclusive_group(required=True)
+    which.add_argument("reference", nargs="?", help="one ticket's")
+    which.add_argument("--failed", action="store_true", help="every ticket's")
+    redelivering.set_defaults(run=_ticket_redeliver)
     return parser
 
 
@@ -131,12 +156,55 @@ def _on_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -
     return asyncio.run(run())
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from channels.app import create_app
+    from channels.app import create_app, prepare_workers
 
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None)
+    # None leaves uvicorn's own default: FORWARDED_ALLOW_IPS, else 127.0.0.1.
+    forwarded = args.forwarded_allow_ips or settings.forwarded_allow_ips
+    if args.workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            forwarded_allow_ips=forwarded,
+        )
+        return 0
+    # uvicorn starts each worker from an import string, so each builds its own app from the environment
+    # (the settings read here); what would fail in every one of them, and the migrations, happen once first.
+    prepare_workers(settings, args.workers)
+    uvicorn.run(
+        "channels.app:create_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        forwarded_allow_ips=forwarded,
+        # uvicorn kills a worker that has not answered its ping within this, and a new worker answers only
+        # once it has imported Lumen: on a busy machine that takes longer than uvicorn's default 5 s.
+        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_SECONDS,
+    )
+    return 0
+
+
+_WORKER_HEALTHCHECK_SECONDS = 30
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from channels.app import migrate
+
+    migrate(settings)
+    print("The database schema is up to date.")
     return 0
 
 
@@ -272,6 +340,37 @@ def _ticket_close(args: argparse.Namespace, settings: Settings) -> int:
     return _on_runtime(settings, close)
 
 
+def _ticket_redeliver(args: argparse.Namespace, settings: Settings) -> int:
+    async def redeliver(runtime: Runtime) -> int:
+        requeued = await runtime.desk.redeliver(args.reference)
+        if requeued is None:
+            print(f"lumen: no ticket {args.reference}", file=sys.stderr)
+            return 1
+        if not requeued:
+            which = f"{args.reference.upper()} has" if args.reference else "no ticket has"
+            print(f"Nothing to redeliver: {which} a failed or dropped delivery.")
+            return 0
+        count = len(requeued)
+        print(f"Requeued {count} deliver{'y' if count == 1 else 'ies'} and tried each once:")
+        # As they stand after that attempt: sent, or pending with the reason (the outbox retries it).
+        states: dict[tuple[str, str], Delivery] = {}
+        for reference in dict.fromkeys(delivery.reference for delivery in requeued):
+            ticket = await runtime.tickets.get(reference)
+            for delivery in ticket.deliveries if ticket else ():
+                states[(reference, delivery.sink)] = delivery
+        for delivery in requeued:
+            state = states.get((delivery.reference, delivery.sink))
+            print(f"  {delivery.reference}  {_delivery_line(state) if state else delivery.sink}")
+        return 0
+
+    return _on_runtime(settings, redeliver)
+
+
+def _delivery_line(delivery: Delivery) -> str:
+    error = f"  last error: {delivery.last_error}" if delivery.last_error else ""
+    return f"{delivery.sink:<15} {delivery.status:<8} attempts {delivery.attempts}{error}"
+
+
 def _print_ticket(ticket: Ticket | None, reference: str, runtime: Runtime) -> int:
     if ticket is None:
         print(f"lumen: no ticket {reference}", file=sys.stderr)
@@ -280,8 +379,7 @@ def _print_ticket(ticket: Ticket | None, reference: str, runtime: Runtime) -> in
     print(ticket_text(runtime.voices[runtime.settings.default_language], ticket))
     print("\nDeliveries:" if ticket.deliveries else "\nDeliveries: none (no sink configured, or not yet)")
     for delivery in ticket.deliveries:
-        error = f"  last error: {delivery.last_error}" if delivery.last_error else ""
-        print(f"  {delivery.sink:<15} {delivery.status:<8} attempts {delivery.attempts}{error}")
+        print(f"  {_delivery_line(delivery)}")
     return 0
 
 

@@ -85,17 +85,30 @@ class Settings(BaseSettings):
     email_replies_per_hour: int = Field(default=10, ge=1)
     email_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
-    # Outgoing messages that failed are retried with exponential backoff, up to this many attempts.
+    # Replies to shoppers that failed are retried with exponential backoff, up to this many attempts
+    # (about 9 minutes for 8: a later reply is of no use). Tickets: LUMEN_TICKET_DELIVERY_RETRY_HOURS.
     outbox_max_attempts: int = Field(default=8, ge=1)
+    # How long a worker may take to answer a webhook message it accepted before another worker takes it
+    # over (the first one stopped): longer than a turn can take, LLM call and database waits included.
+    inbox_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     # Storefronts allowed to call POST /api/chat from the browser (CORS), comma-separated origins such as
     # "https://shop.example,https://www.shop.example"; the page Lumen serves itself needs none.
     widget_origins: Annotated[list[str], NoDecode] = []
-    # Messages one client (IP address) may send to POST /api/chat, in the syntax of the limits library.
+    # Messages one conversation (web session) may send to POST /api/chat, in the syntax of the limits
+    # library.
     chat_rate_limit: str = "20/minute"
-    # Where the counts live: memory:// (one process) or redis://host:6379 (shared by workers; needs the
-    # redis package).
+    # Messages one client (IP address) may send over all the sessions it opens; unset, ten times
+    # LUMEN_CHAT_RATE_LIMIT. Higher than one session's budget, because many shoppers can share an address
+    # (an office, a mobile carrier's NAT); there only so that one address cannot open sessions endlessly.
+    chat_rate_limit_per_client: str | None = None
+    # Where the counts live: memory:// (one process) or redis://host:6379 (shared by workers and replicas;
+    # needs the redis extra, pip install 'lumen-bot[redis]').
     rate_limit_storage: str = "memory://"
+    # The proxies `lumen serve` believes about the client's address and scheme (X-Forwarded-For and
+    # X-Forwarded-Proto): addresses or networks, comma-separated, or "*" for any. Unset, uvicorn's own
+    # FORWARDED_ALLOW_IPS, else 127.0.0.1 (a proxy on the same host).
+    forwarded_allow_ips: str | None = None
 
     # Where orders come from: Lumen's own database (imported), or the shop's platform, live.
     order_source: Literal["database", "shopify", "woocommerce", "http"] = "database"
@@ -122,6 +135,9 @@ class Settings(BaseSettings):
     zendesk_url: str | None = None
     zendesk_email: str | None = None
     zendesk_api_token: SecretStr | None = None
+    # A ticket a sink does not take is retried with backoff (every 15 minutes at most) for this long from
+    # when it was stored, so a sink down for hours still gets it; then `lumen tickets redeliver`.
+    ticket_delivery_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     # Any OpenAI-compatible server: OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp (LUMEN_LLM_BASE_URL).
     llm_model: str | None = None
@@ -187,9 +203,11 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("chat_rate_limit")
+    @field_validator("chat_rate_limit", "chat_rate_limit_per_client")
     @classmethod
-    def _rate(cls, value: str) -> str:
+    def _rate(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             parse(value)
         except ValueError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -10,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from tests.conftest import FIXTURES, extraction
+from channels.app import build_runtime
+from lumen_bot.store.tickets import get_ticket, list_tickets
+from tests.conftest import FIXTURES, Dialogue, extraction
 
 LUMEN = str(Path(sys.executable).parent / "lumen")
 
@@ -194,6 +198,82 @@ def test_tickets_show_prints_the_conversation_and_close_closes(run):
 
 def test_tickets_show_of_an_unknown_reference_fails(run):
     result = run("tickets", "show", "LUM-XXXXXX")
+    assert result.returncode == 1 and "no ticket LUM-XXXXXX" in result.stderr
+
+
+WEBHOOK_SECRET = "whsec-cli-test"
+
+
+@pytest.fixture
+def webhook_env(provider_api) -> dict[str, str]:
+    """The settings of a ``lumen`` whose tickets go to the stand-in webhook."""
+    return {
+        "LUMEN_TICKET_WEBHOOK_URL": f"{provider_api.url}/hooks",
+        "LUMEN_TICKET_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
+
+
+@pytest.fixture
+def refused_tickets(settings, orders, clock, provider_api, webhook_env):
+    """Tickets asked for in chats whose delivery the webhook refused for good (400): their references,
+    oldest first. The webhook takes what comes after."""
+    webhook = settings.model_copy(
+        update={
+            "ticket_webhook_url": webhook_env["LUMEN_TICKET_WEBHOOK_URL"],
+            "ticket_webhook_secret": SecretStr(WEBHOOK_SECRET),
+        }
+    )
+
+    def refused(*texts: str) -> list[str]:
+        runtime = build_runtime(webhook, engine=orders, clock=clock)
+        for number, text in enumerate(texts):
+            Dialogue(runtime.handler, key=f"shopper-{number}")(text)
+
+        async def dispatch() -> None:
+            await runtime.desk.dispatch_pending()
+            await runtime.aclose()
+
+        provider_api.default = (400, {"error": "unexpected field"}, {})
+        asyncio.run(dispatch())
+        provider_api.default = (200, {}, {})
+        references = [ticket.reference for ticket in reversed(list_tickets(orders))]
+        for reference in references:
+            ticket = get_ticket(orders, reference)
+            assert ticket is not None and [d.status for d in ticket.deliveries] == ["dropped"]
+        return references
+
+    return refused
+
+
+def test_tickets_redeliver_sends_a_refused_delivery_again(run, refused_tickets, webhook_env, provider_api):
+    [reference] = refused_tickets("I want a refund")
+
+    result = run("tickets", "redeliver", reference, env=webhook_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Requeued 1 delivery" in result.stdout
+    assert f"{reference}  ticket_webhook  sent     attempts 1" in result.stdout
+    assert len(provider_api.requests) == 2
+    assert "ticket_webhook  sent" in run("tickets", "show", reference).stdout
+
+
+def test_tickets_redeliver_failed_sends_every_ticket_given_up_on_again(
+    run, refused_tickets, webhook_env, provider_api
+):
+    first, second = refused_tickets("I want a refund", "Can I talk to a person?")
+
+    result = run("tickets", "redeliver", "--failed", env=webhook_env)
+    again = run("tickets", "redeliver", "--failed", env=webhook_env)
+
+    assert result.returncode == 0, result.stderr
+    assert f"{first}  ticket_webhook  sent" in result.stdout
+    assert f"{second}  ticket_webhook  sent" in result.stdout
+    assert len(provider_api.requests) == 4
+    assert again.stdout.strip() == "Nothing to redeliver: no ticket has a failed or dropped delivery."
+
+
+def test_tickets_redeliver_of_an_unknown_reference_fails(run):
+    result = run("tickets", "redeliver", "LUM-XXXXXX")
     assert result.returncode == 1 and "no ticket LUM-XXXXXX" in result.stderr
 
 

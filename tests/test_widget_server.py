@@ -108,12 +108,17 @@ def test_cors_never_opens_the_admin_routes(storefront_http):
 
 @pytest.fixture
 def limited_app(settings, orders, clock):
-    return create_app(settings.model_copy(update={"chat_rate_limit": "3/minute"}), engine=orders, clock=clock)
+    # Three messages a minute for a session, and for a client over all its sessions.
+    limits = {"chat_rate_limit": "3/minute", "chat_rate_limit_per_client": "3/minute"}
+    return create_app(settings.model_copy(update=limits), engine=orders, clock=clock)
 
 
 def test_a_client_over_the_rate_limit_gets_429_with_a_clear_message(limited_app):
     with LiveServer(limited_app) as client:
-        answers = [client.post("/api/chat", json={"session": None, "text": "hi"}) for _ in range(4)]
+        answers, session = [], None
+        for _ in range(4):
+            answers.append(client.post("/api/chat", json={"session": session, "text": "hi"}))
+            session = answers[-1].json().get("session", session)
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     refused = answers[-1]

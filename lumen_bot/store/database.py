@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, inspect
+from sqlalchemy import Connection, Engine, event, inspect, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import SQLModel, create_engine
@@ -149,8 +149,19 @@ def prepare_schema(engine: Engine) -> None:
     """Create the schema in an empty database; upgrade an older one with the migrations.
 
     A database of Lumen 0.1 (tables, no ``alembic_version``) is taken as the baseline revision first.
+
+    On PostgreSQL the whole step holds an advisory lock (released with the transaction), so processes
+    starting at once — replicas, ``lumen serve --workers`` — take turns: the first creates or upgrades the
+    schema, the others then find it at the head revision. Without it, two would both find the database
+    empty and both create the tables, and one start-up would fail.
     """
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Not a shopper's request: a migration may take longer than the 5 s bounds, and so may waiting
+            # for another process's migration.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+            connection.execute(_SCHEMA_LOCK)
         context = MigrationContext.configure(connection)
         current = context.get_current_revision()
         if current is None and not inspect(connection).has_table("conversations"):
@@ -167,6 +178,9 @@ def prepare_schema(engine: Engine) -> None:
 
 
 _BASELINE = "0001"
+# One fixed key for every Lumen process on the database: the 64-bit hash of a name no other lock uses (the
+# conversation store's locks hash "verify-order:…" and "verify-email:…").
+_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended('lumen:schema', 0))")
 
 
 def _config() -> Config:
