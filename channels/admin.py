@@ -1,4 +1,4 @@
-"""Admin routes for the shop's team: list, read and close tickets, with ``Authorization: Bearer``.
+"""Admin routes for the shop's team: list, read, close and redeliver tickets, with ``Authorization: Bearer``.
 
 Mounted only when ``LUMEN_ADMIN_TOKEN`` is set; without it the routes do not exist.
 """
@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
 from lumen_bot.domain.tickets import TicketCategory, TicketStatus
 from lumen_bot.ports import TicketStore
@@ -35,7 +36,15 @@ def router(tickets: TicketStore, token: str | None, clock: Clock) -> APIRouter:
                 401, "a valid admin token is required", headers={"WWW-Authenticate": 'Bearer realm="lumen"'}
             )
 
-    admin = APIRouter(prefix="/api/tickets", tags=["admin"], dependencies=[Depends(authorized)])
+    admin = APIRouter(
+        prefix="/api/tickets",
+        tags=["admin"],
+        dependencies=[Depends(authorized)],
+        responses=error_responses({401: "No valid admin token"}),
+    )
+    no_ticket = error_responses({404: "No ticket with that reference"})
+    # Every POST may carry a body, and so be over the limit, though none of these reads one.
+    no_ticket_or_too_large = {**no_ticket, **error_responses({413: BODY_TOO_LARGE})}
 
     @admin.get("")
     async def newest(
@@ -46,18 +55,28 @@ def router(tickets: TicketStore, token: str | None, clock: Clock) -> APIRouter:
         found = await tickets.newest(status=status, category=category, limit=limit)
         return {"tickets": [ticket.as_json() for ticket in found]}
 
-    @admin.get("/{reference}")
+    @admin.get("/{reference}", responses=no_ticket)
     async def ticket(reference: str) -> dict[str, Any]:
         found = await tickets.get(reference)
         if found is None:
             raise HTTPException(404, f"no ticket {reference}")
         return found.as_json()
 
-    @admin.post("/{reference}/close")
+    @admin.post("/{reference}/close", responses=no_ticket_or_too_large)
     async def close(reference: str) -> dict[str, Any]:
         closed = await tickets.close(reference, clock())
         if closed is None:
             raise HTTPException(404, f"no ticket {reference}")
         return closed.as_json()
+
+    @admin.post("/{reference}/redeliver", responses=no_ticket_or_too_large)
+    async def redeliver(reference: str) -> dict[str, Any]:
+        """Send the ticket's failed and dropped deliveries again: they are due at once (the server's
+        delivery loop takes them within a second) with a new retry window."""
+        requeued = await tickets.requeue(reference, clock())
+        found = await tickets.get(reference) if requeued is not None else None
+        if found is None:
+            raise HTTPException(404, f"no ticket {reference}")
+        return {"requeued": [delivery.sink for delivery in requeued or ()], "ticket": found.as_json()}
 
     return admin

@@ -9,16 +9,18 @@ of ``channels`` imports the SQL store or SQLAlchemy: the channels get ports and 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
 from starlette.responses import JSONResponse, Response
 
@@ -26,7 +28,16 @@ from channels import admin, twilio, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
 from channels.email.outbound import SmtpSender
-from channels.http_errors import RETRY_AFTER_SECONDS, UnexpectedErrors, invalid_request
+from channels.http_errors import (
+    RETRY_AFTER_SECONDS,
+    UNEXPECTED,
+    ErrorBody,
+    UnexpectedErrors,
+    document_error_bodies,
+    error_headers,
+    error_responses,
+    invalid_request,
+)
 from channels.http_guards import BodyLimit, PathCors, RequestContext
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
 from lumen_bot.domain.clock import Clock, utc_now
@@ -34,11 +45,10 @@ from lumen_bot.domain.engine import Policy
 from lumen_bot.domain.linear_model import ModelFormatError
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.speech import Speech
-from lumen_bot.llm.extractor import LlmUnderstander, openai_client
 from lumen_bot.llm.prompts import PromptError, load_prompts
 from lumen_bot.locales.voices import load_voices
 from lumen_bot.logs import configure_logging, silence_model_output
-from lumen_bot.metrics import UnderstandingMetrics
+from lumen_bot.metrics import OutboxMetrics, UnderstandingMetrics
 from lumen_bot.orders.http_source import HttpOrderSource
 from lumen_bot.orders.remote import CachedSource, CarrierLinks
 from lumen_bot.orders.shopify import ShopifySource
@@ -57,12 +67,14 @@ from lumen_bot.ports import (
 from lumen_bot.services.background import Background
 from lumen_bot.services.conversation import ConversationHandler, Limits
 from lumen_bot.services.hybrid import HybridUnderstander
+from lumen_bot.services.intake import Intake
 from lumen_bot.services.offline_understanding import TrainedUnderstander
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import Database, make_engine
+from lumen_bot.store.inbox import SqlInbox
 from lumen_bot.store.opt_outs import SqlOptOuts
 from lumen_bot.store.orders import SqlOrderBook, SqlOrderSource
 from lumen_bot.store.outbox import SqlOutboxStore
@@ -70,6 +82,11 @@ from lumen_bot.store.seen_tokens import SqlSeenTokens
 from lumen_bot.store.tickets import SqlTicketStore
 from lumen_bot.trained.language import FastTextLanguages
 from lumen_bot.trained.model_file import load_understanding_model
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from lumen_bot.llm.extractor import LlmUnderstander
 
 # Generous for any chat message or provider webhook, small enough that no client can exhaust memory.
 MAX_BODY_BYTES = 256 * 1024
@@ -86,6 +103,8 @@ class Runtime:
     handler: ConversationHandler
     understander: ExplainingUnderstander
     outbox: Outbox
+    intake: Intake
+    """Webhook messages stored before they are acknowledged, answered once."""
     desk: TicketDesk
     tickets: TicketStore
     order_book: OrderBook
@@ -152,7 +171,15 @@ def build_runtime(
     senders = {**build_senders(settings), **sink_senders}
     for sender in senders.values():
         resources.push_async_callback(sender.aclose)
-    outbox = build_outbox(settings, database, senders, clock)
+    outbox = build_outbox(settings, database, senders, clock, metrics)
+    intake = Intake(
+        SqlInbox(database),
+        handler,
+        outbox,
+        {**twilio.RENDERERS, **whatsapp_cloud.RENDERERS},
+        lease=timedelta(seconds=settings.inbox_lease_seconds),
+        clock=clock,
+    )
     tickets = SqlTicketStore(database)
     return Runtime(
         settings=settings,
@@ -160,6 +187,7 @@ def build_runtime(
         handler=handler,
         understander=understander,
         outbox=outbox,
+        intake=intake,
         desk=TicketDesk(tickets, outbox, sinks, clock=clock),
         tickets=tickets,
         order_book=SqlOrderBook(database),
@@ -203,6 +231,10 @@ def build_offline_understander(settings: Settings) -> TrainedUnderstander:
 
 
 def build_llm_understander(settings: Settings) -> LlmUnderstander:
+    # Imported only when an LLM is configured: openai and instructor take a second to import, which every
+    # CLI command and every worker's start-up would pay for nothing.
+    from lumen_bot.llm.extractor import LlmUnderstander, openai_client
+
     silence_model_output()
     try:
         prompts = load_prompts(settings.prompts_dir)
@@ -312,9 +344,20 @@ def build_sinks(settings: Settings, say: Speech) -> tuple[list[TicketSink], dict
 
 
 def build_outbox(
-    settings: Settings, database: Database, senders: Mapping[str, ReplySender], clock: Clock = utc_now
+    settings: Settings,
+    database: Database,
+    senders: Mapping[str, ReplySender],
+    clock: Clock = utc_now,
+    metrics: CollectorRegistry | None = None,
 ) -> Outbox:
-    return Outbox(SqlOutboxStore(database), senders, max_attempts=settings.outbox_max_attempts, clock=clock)
+    return Outbox(
+        SqlOutboxStore(database),
+        senders,
+        max_attempts=settings.outbox_max_attempts,
+        ticket_retry_window=timedelta(hours=settings.ticket_delivery_retry_hours),
+        monitor=OutboxMetrics(metrics or CollectorRegistry()),
+        clock=clock,
+    )
 
 
 def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
@@ -330,7 +373,42 @@ def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
     )
 
 
+def build_rate_limit(settings: Settings) -> web.RateLimit:
+    """The chat's rate limit; :class:`ConfigurationError` when its storage cannot be used."""
+    return web.RateLimit(
+        settings.chat_rate_limit, settings.rate_limit_storage, per_client=settings.chat_rate_limit_per_client
+    )
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the schema of ``LUMEN_DATABASE_URL`` (every process does it at start-up too, one
+    at a time on PostgreSQL: see ``store.database.prepare_schema``)."""
+    make_engine(settings.database_url).dispose()
+
+
+def prepare_workers(settings: Settings, workers: int) -> None:
+    """What each of ``workers`` server processes would do first, done once before they start: refuse a
+    rate limit storage that cannot be used with one message (not a traceback from every worker), and
+    migrate the schema."""
+    build_rate_limit(settings)
+    if settings.rate_limit_storage.startswith("memory://"):
+        log.warning(
+            "LUMEN_RATE_LIMIT_STORAGE is memory://: each of the %d workers counts on its own, so the chat"
+            " rate limit is %d times higher; use redis:// to share the counts",
+            workers,
+            workers,
+        )
+    migrate(settings)
+
+
 _READY_WITHIN_SECONDS = 2.0  # a load balancer's probe must not hang on a stalled database
+
+
+class NotReady(BaseModel):
+    """``GET /readyz``'s 503: why the server cannot take traffic now."""
+
+    status: Literal["not ready"]
+    reasons: list[str]
 
 
 async def not_ready(database: Database, rate_limit: web.RateLimit) -> list[str]:
@@ -363,6 +441,8 @@ def create_app(
     """The HTTP server: every channel's routes on one runtime, its background loops run by the lifespan."""
     settings = settings or load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    # Before the database: a storage that cannot be used (redis:// without the redis extra) stops here.
+    rate_limit = build_rate_limit(settings)
     runtime = build_runtime(settings, engine=engine, clock=clock)
 
     @asynccontextmanager
@@ -371,12 +451,22 @@ def create_app(
         # tickets are handed to the outbox for every sink.
         runtime.background.loop(runtime.outbox.run())
         runtime.background.loop(runtime.desk.run())
+        runtime.background.loop(runtime.intake.run())
         try:
             yield
         finally:
             await runtime.aclose()
 
-    app = FastAPI(title="Lumen", version="0.1.0", docs_url="/docs", redoc_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="Lumen",
+        version="0.1.0",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        # Any route may fail unexpectedly: UnexpectedErrors answers it.
+        responses=error_responses({503: UNEXPECTED}),
+    )
+    document_error_bodies(app)
     app.state.runtime = runtime
     app.state.outbox = runtime.outbox
     app.state.tickets = runtime.desk
@@ -393,9 +483,13 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    rate_limit = web.RateLimit(settings.chat_rate_limit, settings.rate_limit_storage)
+    not_ready_response = {
+        "description": "Not ready: the reasons, and when to ask again (or a failure on the server's side)",
+        "model": NotReady | ErrorBody,
+        "headers": error_headers(503),
+    }
 
-    @app.get("/readyz", responses={503: {"description": "Not ready: the reasons, and when to ask again"}})
+    @app.get("/readyz", responses={503: not_ready_response})
     async def readyz() -> JSONResponse:
         """Ready for traffic: the database answers, and so does the rate limit's storage."""
         reasons = await not_ready(runtime.database, rate_limit)
@@ -414,8 +508,7 @@ def create_app(
     app.include_router(widget.router(settings, runtime.voices))
     app.include_router(
         twilio.router(
-            runtime.handler,
-            runtime.outbox,
+            runtime.intake,
             runtime.opt_outs,
             runtime.background,
             settings,
@@ -423,7 +516,7 @@ def create_app(
             clock,
         )
     )
-    app.include_router(whatsapp_cloud.router(runtime.handler, runtime.outbox, settings))
+    app.include_router(whatsapp_cloud.router(runtime.intake, runtime.background, settings))
     app.include_router(
         email_webhooks.router(
             build_email_channel(runtime),

@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from channels.app import create_app
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, eventually
 
 TOKEN = "admin-token-3f9c1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -84,6 +84,7 @@ def test_one_ticket_shows_its_conversation_and_deliveries(admin):
 def test_an_unknown_reference_is_not_found(admin):
     assert admin.get("/api/tickets/LUM-XXXXXX", headers=AUTH).status_code == 404
     assert admin.post("/api/tickets/LUM-XXXXXX/close", headers=AUTH).status_code == 404
+    assert admin.post("/api/tickets/LUM-XXXXXX/redeliver", headers=AUTH).status_code == 404
 
 
 def test_closing_a_ticket(admin):
@@ -101,3 +102,44 @@ def test_closing_needs_the_token_too(admin):
     [listed] = admin.get("/api/tickets", headers=AUTH).json()["tickets"]
 
     assert admin.post(f"/api/tickets/{listed['reference']}/close").status_code == 401
+    assert admin.post(f"/api/tickets/{listed['reference']}/redeliver").status_code == 401
+
+
+@pytest.fixture
+def admin_with_webhook(settings, orders, clock, provider_api):
+    """The admin routes of a server whose tickets go to the stand-in webhook."""
+    configured = settings.model_copy(
+        update={
+            "admin_token": SecretStr(TOKEN),
+            "ticket_webhook_url": f"{provider_api.url}/hooks",
+            "ticket_webhook_secret": SecretStr("whsec-admin-test"),
+        }
+    )
+    with LiveServer(create_app(configured, engine=orders, clock=clock)) as client:
+        yield client
+
+
+def test_a_delivery_the_webhook_refused_shows_why_and_redelivering_sends_it_again(
+    admin_with_webhook, provider_api
+):
+    provider_api.default = (400, {"error": "unexpected field"}, {})
+    escalate(admin_with_webhook, "I want a refund")
+    [listed] = admin_with_webhook.get("/api/tickets", headers=AUTH).json()["tickets"]
+    path = f"/api/tickets/{listed['reference']}"
+
+    def delivery(status: str) -> dict[str, object] | None:
+        """The ticket's one delivery, once it is in ``status``."""
+        deliveries = admin_with_webhook.get(path, headers=AUTH).json()["deliveries"]
+        return deliveries[0] if deliveries and deliveries[0]["status"] == status else None
+
+    refused = eventually(lambda: delivery("dropped"))
+    assert (refused["attempts"], refused["last_error"]) == (1, "ticket webhook answered 400")
+
+    provider_api.default = (200, {}, {})
+    redelivered = admin_with_webhook.post(f"{path}/redeliver", headers=AUTH)
+
+    assert redelivered.status_code == 200
+    assert redelivered.json()["requeued"] == ["ticket_webhook"]
+    assert redelivered.json()["ticket"]["reference"] == listed["reference"]
+    sent = eventually(lambda: delivery("sent"))
+    assert sent["attempts"] == 1 and len(provider_api.requests) == 2

@@ -27,12 +27,28 @@ from starlette.datastructures import FormData, UploadFile
 
 from channels.email.inbound import MalformedEmail, ParsedEmail, from_message, html_to_text, parse_email
 from channels.email.service import EmailChannel, Received
+from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
 from lumen_bot.ports import SeenTokens
 
 log = logging.getLogger(__name__)
 
 BASIC_USER = "lumen"
+_BASIC_ERRORS = error_responses(
+    {
+        400: "The delivery cannot be read: a malformed email, form or JSON body",
+        401: "No valid HTTP Basic credentials (user lumen, LUMEN_INBOUND_EMAIL_SECRET)",
+        413: BODY_TOO_LARGE + " (LUMEN_EMAIL_MAX_BYTES)",
+    }
+)
+_MAILGUN_ERRORS = error_responses(
+    {
+        400: "The delivery cannot be read: a malformed form or email",
+        # Mailgun does not retry a 406: a forged or replayed request will not become genuine.
+        406: "A wrong or stale signature, or a token already used",
+        413: BODY_TOO_LARGE + " (LUMEN_EMAIL_MAX_BYTES)",
+    }
+)
 # Mailgun signs a timestamp; a request older than this is a replay, not a delivery.
 MAILGUN_MAX_AGE_SECONDS = 5 * 60
 
@@ -65,13 +81,13 @@ def _basic_routes(api: APIRouter, channel: EmailChannel, secret: str) -> None:
                 401, "authentication required", headers={"WWW-Authenticate": 'Basic realm="lumen"'}
             )
 
-    @api.post("/raw")
+    @api.post("/raw", responses=_BASIC_ERRORS)
     async def raw_email(request: Request) -> Response:
         authorized(request)
         raw = await request.body()
         return await _received(channel, lambda: parse_email(raw, own_addresses=channel.own_addresses), raw)
 
-    @api.post("/sendgrid")
+    @api.post("/sendgrid", responses=_BASIC_ERRORS)
     async def sendgrid(request: Request) -> Response:
         authorized(request)
         form = await _form(request)
@@ -83,7 +99,7 @@ def _basic_routes(api: APIRouter, channel: EmailChannel, secret: str) -> None:
             parse = _sendgrid_fields(form, channel.own_addresses)
         return await _received(channel, parse, raw)
 
-    @api.post("/postmark")
+    @api.post("/postmark", responses=_BASIC_ERRORS)
     async def postmark(request: Request) -> Response:
         authorized(request)
         try:
@@ -100,7 +116,7 @@ def _basic_routes(api: APIRouter, channel: EmailChannel, secret: str) -> None:
 def _mailgun_route(
     api: APIRouter, channel: EmailChannel, seen_tokens: SeenTokens, key: str, clock: Clock
 ) -> None:
-    @api.post("/mailgun")
+    @api.post("/mailgun", responses=_MAILGUN_ERRORS)
     async def mailgun(request: Request) -> Response:
         form = await _form(request)
         timestamp, token, signature = (_field(form, name) for name in ("timestamp", "token", "signature"))
