@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -14,23 +15,46 @@ import pytest
 from pydantic import SecretStr
 
 from channels.app import build_runtime
+from channels.cli import main
 from lumen_bot.store.tickets import get_ticket, list_tickets
 from tests.conftest import FIXTURES, Dialogue, extraction
 
 LUMEN = str(Path(sys.executable).parent / "lumen")
 
 
+def environment(database_url: str, extra: dict[str, str] | None) -> dict[str, str]:
+    return {"LUMEN_DATABASE_URL": database_url, "LUMEN_SHOP_NAME": "Acme Outfitters", **(extra or {})}
+
+
 @pytest.fixture
-def run(database_url):
+def run(database_url, monkeypatch, capsysbinary):
+    """``lumen ARGS`` as the console script runs it (its ``main``), in this process: the commands' own
+    work, without a second interpreter's start-up for each (the installed script: ``installed``)."""
+
     def run(
         *args: str, stdin: str | bytes | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "LUMEN_DATABASE_URL": database_url,
-            "LUMEN_SHOP_NAME": "Acme Outfitters",
-            **(env or {}),
-        }
+        with monkeypatch.context() as patch:
+            for name, value in environment(database_url, env).items():
+                patch.setenv(name, value)
+            raw = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+            patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"))
+            try:
+                status = main(list(args))
+            except SystemExit as stop:  # argparse's usage errors
+                status = int(stop.code or 0)
+        out, err = capsysbinary.readouterr()
+        return subprocess.CompletedProcess(["lumen", *args], status, out.decode(), err.decode())
+
+    return run
+
+
+@pytest.fixture
+def installed(database_url):
+    """The installed ``lumen`` script in a process of its own, with a real pipe for stdin."""
+
+    def run(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **environment(database_url, None)}
         if isinstance(stdin, str):
             stdin = stdin.encode()
         result = subprocess.run([LUMEN, *args], input=stdin, capture_output=True, env=env, timeout=60)
@@ -122,18 +146,18 @@ def test_understand_reads_one_message_per_stdin_line(run):
     assert lines[2]["email"] == "Bob@example.com"
 
 
-def test_chat_holds_a_dialogue_through_a_pipe(run):
+def test_chat_holds_a_dialogue_through_a_pipe(run, installed):
     run("orders", "import", str(FIXTURES / "orders.csv"))
-    result = run("chat", stdin="Where's my stuff?\n1042\njane.doe@example.com\ntracking link?\n")
+    result = installed("chat", stdin="Where's my stuff?\n1042\njane.doe@example.com\ntracking link?\n")
     assert result.returncode == 0, result.stderr
     assert "order number" in result.stdout
     assert "1Z999AA10123456784" in result.stdout
     assert "https://www.ups.com/track" in result.stdout
 
 
-def test_chat_survives_bytes_that_are_not_utf8(run):
+def test_chat_survives_bytes_that_are_not_utf8(run, installed):
     run("orders", "import", str(FIXTURES / "orders.csv"))
-    result = run("chat", stdin=b"hi \xff\xfe there\nwhere is order 1042\n")
+    result = installed("chat", stdin=b"hi \xff\xfe there\nwhere is order 1042\n")
     assert result.returncode == 0, result.stderr
     assert "email address you used for order #1042" in result.stdout
 

@@ -24,6 +24,10 @@ from channels.app import create_app
 from lumen_bot.store.tables import MessageRow, OutboundRow
 from tests.conftest import FIXTURES, LiveServer, eventually
 
+# The channel's protocol, on SQLite: several workers on PostgreSQL taking the same deliveries are tested
+# in test_faults_two_processes.py, test_redelivery.py and test_concurrent_turns.py.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 SECRET = "inbound-email-secret"
 MAILGUN_KEY = "mailgun-signing-key"
 SHOP = "orders@acme.example"

@@ -23,6 +23,9 @@ from twilio.request_validator import RequestValidator
 from channels.app import create_app
 from lumen_bot.ports import StoreUnavailable
 
+# The contract is the same whatever the database: checked on SQLite.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 ADMIN = {"Authorization": "Bearer admin-token"}
 TWILIO_TOKEN = "twilio-token"
 PUBLIC = "https://lumen.example.com"

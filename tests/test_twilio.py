@@ -21,6 +21,10 @@ from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureR
 from lumen_bot.store.tickets import list_tickets
 from tests.conftest import LiveServer, eventually
 
+# The channel's protocol, on SQLite: several workers on PostgreSQL taking the same deliveries are tested
+# in test_faults_two_processes.py, test_redelivery.py and test_concurrent_turns.py.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 TOKEN = "twilio-test-auth-token"
 SHARED_KEY = "twilio-test-shared-key"
 SID = "AC" + "0" * 32

@@ -31,6 +31,10 @@ from lumen_bot.settings import Settings
 from lumen_bot.store.tables import MessageRow, OutboundRow
 from tests.conftest import START, Clock, LiveServer, ProviderApi, RecordedRequest, eventually
 
+# The channel's protocol, on SQLite: several workers on PostgreSQL taking the same deliveries are tested
+# in test_faults_two_processes.py, test_redelivery.py and test_concurrent_turns.py.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 APP_SECRET = "meta-app-secret"
 VERIFY_TOKEN = "meta-verify-token"
 ACCESS_TOKEN = "graph-access-token"
