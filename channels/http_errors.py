@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lumen_bot.ports import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -147,16 +149,24 @@ class UnexpectedErrors:
 
         try:
             await self.app(scope, receive, tracked)
+        except StoreUnavailable:
+            # Expected in an outage, and bounded: the database did not answer within its wait.
+            log.warning("request failed: the database is unavailable")
+            if started:
+                raise
+            await _unavailable("the database is unavailable; please try again", scope, receive, send)
         except Exception:
             log.exception("unexpected error")
             if started:
                 raise
-            response = JSONResponse(
-                {"detail": "something went wrong on our side; please try again"},
-                status_code=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-            await response(scope, receive, send)
+            await _unavailable("something went wrong on our side; please try again", scope, receive, send)
+
+
+async def _unavailable(detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(
+        {"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+    await response(scope, receive, send)
 
 
 def not_stored() -> HTTPException:

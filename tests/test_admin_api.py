@@ -143,3 +143,14 @@ def test_a_delivery_the_webhook_refused_shows_why_and_redelivering_sends_it_agai
     assert redelivered.json()["ticket"]["reference"] == listed["reference"]
     sent = eventually(lambda: delivery("sent"))
     assert sent["attempts"] == 1 and len(provider_api.requests) == 2
+
+
+def test_with_the_database_down_the_team_hears_so_and_when_to_ask_again(settings, unreachable, clock):
+    app = create_app(
+        settings.model_copy(update={"admin_token": SecretStr(TOKEN)}), engine=unreachable, clock=clock
+    )
+    with LiveServer(app) as http:
+        response = http.get("/api/tickets", headers=AUTH)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["detail"] == "the database is unavailable; please try again"
