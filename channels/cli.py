@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from channels import terminal
 from channels.app import Runtime, build_email_channel, build_runtime, build_understander
-from channels.email.inbound import MalformedEmail, parse_email
+from channels.email.inbound import MalformedEmail, ParsedEmail, parse_email
 from lumen_bot.domain.demo import demo_orders
 from lumen_bot.domain.order_file import ImportFailed, parse_orders
+from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.tickets import Delivery, Ticket, TicketCategory, TicketStatus, ticket_text
 from lumen_bot.logs import configure_logging
 from lumen_bot.settings import ConfigurationError, Settings, load_settings
@@ -110,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest = email_commands.add_parser("ingest", help="handle one email as POST /webhooks/email/raw does")
     ingest.add_argument("file", help="an RFC 5322 message (.eml), or - for standard input")
     ingest.set_defaults(run=_email_ingest)
+    explain = email_commands.add_parser(
+        "explain", help="what Lumen reads in one email (parse only: no database, no reply)"
+    )
+    explain.add_argument("file", help="an RFC 5322 message (.eml), or - for standard input")
+    explain.set_defaults(run=_email_explain)
 
     tickets = commands.add_parser("tickets", help="escalations for the shop's team")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
@@ -304,6 +310,44 @@ def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _on_runtime(settings, receive)
+
+
+def _email_explain(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 1
+    own_addresses = (settings.email_from,) if settings.email_from else ()
+    try:
+        parsed = parse_email(raw, own_addresses=own_addresses)
+    except MalformedEmail as error:
+        print(f"malformed email: {error}", file=sys.stderr)
+        return 1
+    automatic = f"yes ({parsed.automatic_reason})" if parsed.automatic else "no"
+    verified = "verified" if parsed.authenticated else "not verified"
+    number, place = _order_number_and_place(parsed, RuleUnderstander(settings.order_number_pattern))
+    print(f"automatic: {automatic}")
+    print(f"sender: {parsed.sender} ({verified})")
+    # One line whatever the shopper wrote, so each fact stays on its own line for grep and scripts.
+    print("new text: " + (parsed.new_text.replace("\n", "\\n") or "(none)"))
+    print(f"quoted text: {len(parsed.quoted_text)} characters")
+    print(f"order number: #{number} (in the {place})" if number else "order number: none")
+    return 0
+
+
+def _order_number_and_place(email: ParsedEmail, rules: RuleUnderstander) -> tuple[str | None, str]:
+    """The order number as the email channel takes it: the shopper's new text (read by the rules, as the
+    offline understander reads it), then the subject and the quoted confirmation (``EmailChannel``)."""
+    for place, text in (
+        ("new text", email.new_text),
+        ("subject", email.subject),
+        ("quoted text", email.quoted_text),
+    ):
+        number = rules.order_number_in(text)
+        if number:
+            return number, place
+    return None, ""
 
 
 def _tickets(args: argparse.Namespace, settings: Settings) -> int:

@@ -382,6 +382,35 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.stop()
 
 
+# --- The email channel's routes ---------------------------------------------------------------------
+
+INBOUND_EMAIL_SECRET = "inbound-email-secret"
+MAILGUN_SIGNING_KEY = "mailgun-signing-key"
+SHOP_EMAIL = "orders@acme.example"
+
+
+@pytest.fixture
+def email_settings(settings: Settings, smtp_server: SmtpServer) -> Settings:
+    """Every inbound email route on (HTTP Basic, Mailgun); replies from ``SHOP_EMAIL`` to ``smtp_server``."""
+    return settings.model_copy(
+        update={
+            "inbound_email_secret": SecretStr(INBOUND_EMAIL_SECRET),
+            "mailgun_signing_key": SecretStr(MAILGUN_SIGNING_KEY),
+            "email_from": SHOP_EMAIL,
+            "smtp_host": smtp_server.host,
+            "smtp_port": smtp_server.port,
+            "smtp_starttls": False,
+        }
+    )
+
+
+@pytest.fixture
+def email_http(email_settings: Settings, orders: Engine, clock: Clock) -> Iterator[httpx.Client]:
+    """An HTTP client talking over loopback to the app with the email routes of ``email_settings``."""
+    with LiveServer(create_app(email_settings, engine=orders, clock=clock)) as client:
+        yield client
+
+
 # --- An OpenAI-compatible model server --------------------------------------------------------------
 
 Answer = Callable[[dict[str, Any]], Awaitable[Response]]

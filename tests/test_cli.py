@@ -301,6 +301,45 @@ def test_tickets_redeliver_of_an_unknown_reference_fails(run):
     assert result.returncode == 1 and "no ticket LUM-XXXXXX" in result.stderr
 
 
+# An unreachable database: ``email explain`` must not need one.
+NO_DATABASE = {"LUMEN_DATABASE_URL": "sqlite:////nonexistent-folder/lumen.db"}
+
+
+def test_email_explain_prints_the_sender_its_verification_the_new_text_and_the_order_number(run):
+    result = run("email", "explain", str(FIXTURES / "email" / "auth_aligned.eml"), env=NO_DATABASE)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "automatic: no"
+    assert lines[1] == "sender: jane.doe@example.com (verified)"
+    assert lines[2] == "new text: Where is my order?"
+    assert re.fullmatch(r"quoted text: [1-9]\d* characters", lines[3])
+    assert lines[4] == "order number: #1042 (in the subject)"
+
+
+def test_email_explain_says_where_the_order_number_was_found(run):
+    result = run("email", "explain", str(FIXTURES / "email" / "gmail.eml"), env=NO_DATABASE)
+    assert "order number: #1045 (in the new text)" in result.stdout.splitlines()
+
+
+def test_email_explain_says_why_a_message_is_automatic(run):
+    lotus = FIXTURES / "email" / "automatic" / "lotus_notes_auto.eml"
+    result = run("email", "explain", str(lotus), env=NO_DATABASE)
+    assert result.stdout.splitlines()[0] == "automatic: yes (auto-reply subject)"
+
+
+def test_email_explain_of_an_unreadable_file_exits_1_with_the_reason(run, tmp_path):
+    result = run("email", "explain", str(tmp_path / "missing.eml"), env=NO_DATABASE)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"cannot read {tmp_path / 'missing.eml'}: No such file or directory"
+
+
+def test_email_explain_of_a_malformed_email_exits_1_with_the_reason(run):
+    result = run("email", "explain", "-", stdin=b"Subject: hi\r\n\r\nWhere is my order?", env=NO_DATABASE)
+    assert result.returncode == 1
+    assert "malformed email: the message has no From header" in result.stderr
+
+
 def test_an_invalid_setting_is_reported_by_name(run, monkeypatch):
     monkeypatch.setenv("LUMEN_SESSION_IDLE_MINUTES", "soon")
     result = run("demo")

@@ -11,26 +11,31 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from channels.app import create_app
-from lumen_bot.store.tables import MessageRow, OutboundRow
-from tests.conftest import FIXTURES, LiveServer, eventually
+from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureRow
+from tests.conftest import (
+    FIXTURES,
+    INBOUND_EMAIL_SECRET,
+    MAILGUN_SIGNING_KEY,
+    SHOP_EMAIL,
+    LiveServer,
+    eventually,
+)
 
 # The channel's protocol, on SQLite: several workers on PostgreSQL taking the same deliveries are tested
 # in test_faults_two_processes.py, test_redelivery.py and test_concurrent_turns.py.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-SECRET = "inbound-email-secret"
-MAILGUN_KEY = "mailgun-signing-key"
-SHOP = "orders@acme.example"
+SECRET = INBOUND_EMAIL_SECRET
+MAILGUN_KEY = MAILGUN_SIGNING_KEY
+SHOP = SHOP_EMAIL
 JANE = "jane.doe@example.com"
 CONFIRMATION = "Your order #1042 is confirmed"
 _ids = itertools.count(1)
@@ -81,23 +86,8 @@ def count(engine, table) -> int:
 
 
 @pytest.fixture
-def email_settings(settings, smtp_server):
-    return settings.model_copy(
-        update={
-            "inbound_email_secret": SecretStr(SECRET),
-            "mailgun_signing_key": SecretStr(MAILGUN_KEY),
-            "email_from": SHOP,
-            "smtp_host": smtp_server.host,
-            "smtp_port": smtp_server.port,
-            "smtp_starttls": False,
-        }
-    )
-
-
-@pytest.fixture
-def http(email_settings, orders, clock) -> Iterator:
-    with LiveServer(create_app(email_settings, engine=orders, clock=clock)) as client:
-        yield client
+def http(email_http):
+    return email_http
 
 
 def send_raw(http, message: EmailMessage | bytes, headers: dict[str, str] | None = None):
@@ -153,6 +143,27 @@ def test_an_order_number_only_in_the_quoted_text_is_not_the_shoppers(http, smtp_
     send_raw(http, question)
     [received] = answers(smtp_server)
     assert "#3003" in body_text(received.message)
+
+
+def test_a_verified_sender_quoting_a_header_with_another_address_gets_the_answer(http, smtp_server, orders):
+    question = shopper_email("Has my order shipped?")
+    question.set_content(
+        "Has my order shipped?\n\n"
+        "24.11.2026, 10:02, \u043f\u043e\u043b\u044c\u0437\u043e\u0432\u0430\u0442\u0435\u043b\u044c "
+        '"Bob Smith" <bob@example.org> \u043d\u0430\u043f\u0438\u0441\u0430\u043b:\n'
+        "> Your order #1042 is confirmed.\n"
+    )
+    send_raw(http, question)
+    [received] = answers(smtp_server)
+    assert "1Z999AA10123456784" in body_text(received.message)
+    assert count(orders, VerificationFailureRow) == 0
+
+
+def test_another_address_a_verified_sender_names_does_not_replace_theirs(http, smtp_server, orders):
+    send_raw(http, shopper_email("Has order 1042 shipped? My colleague is bob@example.org"))
+    [received] = answers(smtp_server)
+    assert "1Z999AA10123456784" in body_text(received.message)
+    assert count(orders, VerificationFailureRow) == 0
 
 
 def test_the_order_number_in_the_subject_is_used_when_the_text_has_none(http, smtp_server):
@@ -286,6 +297,28 @@ def test_sendgrid_raw_mime_is_answered(http, smtp_server):
     assert "1Z999AA10123456784" in body_text(answers(smtp_server)[0].message)
 
 
+@pytest.mark.parametrize(
+    "spam",
+    [
+        {"spam_score": "7.3"},
+        {"spam_score": "3.1", "spam_report": "Content analysis details:   (3.1 points, 3.0 required)"},
+    ],
+)
+def test_a_sendgrid_spam_verdict_skips_the_message(http, smtp_server, orders, spam):
+    fields = {**sendgrid_fields(shopper_email("has this shipped?", authenticated=False)), **spam}
+    response = http.post("/webhooks/email/sendgrid", files={"x": (None, "")}, data=fields, headers=basic())
+    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert smtp_server.received == []
+    assert count(orders, MessageRow) == 0
+
+
+def test_a_sendgrid_spam_score_below_the_required_score_is_answered(http, smtp_server):
+    message = shopper_email("has this shipped?", authenticated=False)
+    fields = {**sendgrid_fields(message), "spam_score": "1.2", "spam_report": "(1.2 points, 5.0 required)"}
+    response = http.post("/webhooks/email/sendgrid", files={"x": (None, "")}, data=fields, headers=basic())
+    assert response.json()["status"] == "answered"
+
+
 def test_sendgrid_without_credentials_is_refused(http):
     assert http.post("/webhooks/email/sendgrid", data={"text": "hi"}).status_code == 401
 
@@ -338,6 +371,36 @@ def test_a_reused_mailgun_token_gets_406(http):
     assert http.post("/webhooks/email/mailgun", data=replay).status_code == 406
 
 
+def test_a_mailgun_delivery_without_message_headers_is_read_from_its_top_level_fields(http, smtp_server):
+    message = shopper_email("has this shipped?")
+    fields = {key: value for key, value in mailgun_fields(message).items() if key != "message-headers"}
+    fields |= {"Message-Id": message["Message-ID"], "In-Reply-To": message["In-Reply-To"]}
+
+    response = http.post("/webhooks/email/mailgun", data=fields)
+
+    assert response.json()["status"] == "answered"
+    [received] = answers(smtp_server)
+    assert received.message["In-Reply-To"] == message["Message-ID"]
+    assert received.message["Subject"] == f"Re: {CONFIRMATION}"
+
+
+def test_a_mailgun_delivery_whose_headers_lack_the_sender_takes_it_from_the_from_field(http, smtp_server):
+    message = shopper_email("has this shipped?")
+    fields = mailgun_fields(message)
+    headers = [[n, str(v)] for n, v in message.items() if n not in ("From", "Authentication-Results")]
+    fields["message-headers"] = json.dumps(headers)
+
+    assert http.post("/webhooks/email/mailgun", data=fields).json()["status"] == "answered"
+    assert answers(smtp_server)[0].rcpt_tos == (JANE,)
+
+
+def test_a_mailgun_spam_flag_skips_the_message(http, smtp_server, orders):
+    fields = {**mailgun_fields(shopper_email("has this shipped?")), "X-Mailgun-Sflag": "Yes"}
+    response = http.post("/webhooks/email/mailgun", data=fields)
+    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert smtp_server.received == []
+
+
 # Postmark
 
 
@@ -361,6 +424,24 @@ def test_a_postmark_delivery_is_answered(http, smtp_server):
     response = http.post("/webhooks/email/postmark", json=payload, headers=basic())
     assert response.status_code == 200
     assert "1Z999AA10123456784" in body_text(answers(smtp_server)[0].message)
+
+
+def test_a_postmark_spam_status_skips_the_message(http, smtp_server):
+    payload = postmark_payload(shopper_email("has this shipped?"))
+    payload["Headers"] += [
+        {"Name": "X-Spam-Status", "Value": "Yes"},
+        {"Name": "X-Spam-Score", "Value": "6.3"},
+    ]
+    response = http.post("/webhooks/email/postmark", json=payload, headers=basic())
+    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert smtp_server.received == []
+
+
+def test_a_bounce_from_a_mailer_daemon_without_a_domain_gets_200_and_no_reply(http, smtp_server):
+    bounce = b"From: MAILER-DAEMON (Mail Delivery System)\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+    response = send_raw(http, bounce + b"To: orders@acme.example\r\n\r\nThe mail system: user unknown.\r\n")
+    assert (response.status_code, response.json()["reason"]) == (200, "automatic")
+    assert smtp_server.received == []
 
 
 def test_a_postmark_body_that_is_not_json_gets_400(http):

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channels.email.automatic import automatic_reason
 from channels.email.inbound import (
     SUBJECT_LIMIT,
     TEXT_LIMIT,
@@ -29,7 +30,6 @@ from channels.email.inbound import (
     authentication_passed,
     from_message,
     html_to_text,
-    is_automatic,
     parse_email,
     strip_reply,
 )
@@ -572,10 +572,10 @@ def test_a_message_from_one_of_our_own_addresses_is_automatic() -> None:
     assert parse_email(message, own_addresses=[" Orders@ACME.example "]).automatic
 
 
-def test_is_automatic_checks_the_given_sender_against_our_addresses() -> None:
+def test_automatic_reason_checks_the_given_sender_against_our_addresses() -> None:
     message = parsed_message(raw_message())
-    assert is_automatic(message, "jane.doe@example.com", ["JANE.DOE@example.com"])
-    assert not is_automatic(message, "jane.doe@example.com", OWN_ADDRESSES)
+    assert automatic_reason(message, "jane.doe@example.com", ["JANE.DOE@example.com"])
+    assert automatic_reason(message, "jane.doe@example.com", OWN_ADDRESSES) is None
 
 
 # Messages that cannot be used

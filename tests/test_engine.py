@@ -97,6 +97,14 @@ def test_an_email_verified_in_the_session_vouches_for_another_order():
     assert "1042" in outcome.state.verified_orders
 
 
+def test_a_verified_address_wins_over_another_address_in_the_message():
+    state = engine.vouch_for(ConversationState(), "jane@example.com")
+    colleague = understood(Intent.ORDER_STATUS, order_number="1042", email="bob@example.com")
+    outcome = step(state, colleague, order=ORDER, attempts_left=3)
+    assert [r.kind for r in outcome.replies] == [ReplyKind.ORDER_ANSWER]
+    assert outcome.effects == ()
+
+
 def test_escalation_attaches_only_a_verified_order():
     state = ConversationState(verified_orders=("1042",), current_order="1042")
     refund = understood(Intent.OUT_OF_SCOPE, topic=Topic.REFUND, order_number="9999")

@@ -38,6 +38,8 @@ from inscriptis.model.html_element import HtmlElement
 from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 from inscriptis.model.tag.list_tag import li_start_handler
 
+from channels.email.automatic import automatic_reason
+
 SUBJECT_LIMIT = 998
 """RFC 5322's line limit; a longer subject is cut."""
 TEXT_LIMIT = 20_000
@@ -62,6 +64,86 @@ _AUTH_HEADER_LIMIT = 2048
 # line starting "Tak…" ("Take…") for a sign-off, Swedish any line starting "/word", Polish a single line
 # starting "Data:" or "Do:" for a quote header.
 _LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "cs", "ja", "ko", "zh")
+# What mail-parser-reply does not know, given to it as one more "language" (``_Replies``): each header
+# pattern is one capturing group (the library collects every group it finds as a header).
+_LUMEN = "lumen"
+_FIELD_LABELS = (
+    "From|Sent|To|Subject|Date|Cc|De|Enviado el|Enviado|Para|Asunto|Assunto|Fecha|Data|Von|Gesendet|An|"
+    "Betreff|Datum|Da|Inviato|Oggetto|Van|Verzonden|Aan|Onderwerp|Envoyé|Objet|À|От|Отправлено|Кому|Копия|"
+    "Тема|Дата"
+)
+_ORIGINAL = (
+    "Original Message|Ursprüngliche Nachricht|Originalnachricht|Message d'origine|Mensaje original|"
+    "Mensagem original|Messaggio originale|Oorspronkelijk bericht|Исходное сообщение|Forwarded message|"
+    "Mensaje reenviado|Weitergeleitete Nachricht|Message transféré|Mensagem encaminhada|Messaggio inoltrato|"
+    "Doorgestuurd bericht|Пересылаемое сообщение"
+)
+_FORWARD_INTROS = (
+    "Begin forwarded message|Inicio del mensaje reenviado|Anfang der weitergeleiteten Nachricht|"
+    "Début du message réexpédié|Início da mensagem reencaminhada|Inizio messaggio inoltrato|"
+    "Begin doorgestuurd bericht|Начало переадресованного сообщения"
+)
+_EXTRA_PATTERNS: dict[str, list[str]] = {
+    "wrote_header": [
+        # Apple Mail and Gmail in Portuguese, Spanish without the library's double space, Dutch Apple Mail.
+        r"(^Em\s.{1,200}?\sescreveu\s?:$)",
+        r"(^El\s.{1,200}?\sescribió\s?:$)",
+        r"(^Op\s.{1,200}?\s(?:het volgende geschreven|schreef\s.{1,200}?)\s?:$)",
+        # Russian: Mail.ru's "… user "X" <x@…> wrote:", Apple's "wrote (m/f):", Thunderbird's "writes:".
+        r"(^.{1,200}\s(?:написал|написала|написал\(а\)|пишет)\s?:$)",  # noqa: RUF001 (Russian)
+        # Gmail in Russian and other languages, Yandex: a date and time, then "Name <address>:".
+        r"(^.{0,200}\d{1,2}:\d{2}.{0,200}<[^<>\s]+@[^<>\s]+>\s?:$)",
+        # Yahoo's "--- On Tue, 11/24/26, x@example.com wrote:".
+        r"(^-{2,3}\s?On\s.{1,200}\swrote\s?:$)",
+        # Lotus Notes: "x@example.com wrote on 01/05/2010 10:02:13 AM:".
+        r"(^.{1,200}\s(?:wrote on|schrieb am|a écrit le|escribió el|escreveu em|ha scritto il|schreef op)"
+        r"\s.{1,100}:$)",
+        r"(^-{3,}\s?(?:" + _ORIGINAL + r")\s?-{3,}$)",
+        r"(^(?:" + _FORWARD_INTROS + r")\s?:$)",
+        # Lotus Notes' header table: sender, date, then "To", "cc" and "Subject" on lines of their own.
+        r"(^[^\n]{1,200}\n(?:[^\n]{1,200}\n)?\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\s\d{1,2}:\d{2}[^\n]{0,40}\n\n?"
+        r"To\n(?:[^\n]*\n){0,3}?cc\n(?:[^\n]*\n){0,3}?Subject$)",
+    ],
+    # Outlook's header block with the labels of every language, "Enviado el:" among them, in one pattern:
+    # the library wants two consecutive labelled lines of one language.
+    "from_header": [r"((?:(?:^|\n)[* ]*(?:" + _FIELD_LABELS + r") ?:[ *]*.*){2,}(?:\n.*){,1})"],
+    "sent_from": [
+        # Only the words phones and apps write: a line "Sent from the warehouse" is the shopper's.
+        "Sent from (?:my|Yahoo|Samsung|Mail|Outlook|AOL|Proton)|Sent with|Get Outlook for|Von meinem|"
+        "Holen Sie sich Outlook|Envoyé de mon|Envoyé depuis|Obtenir Outlook|"
+        "Enviado desde (?:mi|Yahoo|Outlook)|Obtener Outlook|Enviado do meu|Enviado a partir d|Inviato da|"
+        "Inviato dal|Verstuurd vanaf|Verzonden vanaf|Verzonden met|Отправлено с|Отправлено из"  # noqa: RUF001
+    ],
+    # A line opening a signature, a list footer or a legal disclaimer: everything from it is not new text.
+    "signatures": [
+        "Cheers,|Many thanks,|Atenciosamente|Cumprimentos|Obrigad[oa],|Cordiali saluti|Saluti,|Grazie,|"
+        "Cordialement|Bien à vous|Merci,|С уважением|Спасибо,|Regards|Viele Grüße",  # noqa: RUF001
+        r"You received this message because you are subscribed|To unsubscribe|_{20,}",
+        r"This (?:e-?mail|message|communication)\b.{0,80}\b(?:confidential|privileged)",
+        r"CONFIDENTIALITY NOTICE|CONFIDENTIAL(?:ITY)?:|DISCLAIMER\b",
+        r"(?:Der Inhalt dieser|Diese) (?:E-Mail|Nachricht)\b.{0,80}\bvertraulich",
+        r"(?:Ce|Le présent) (?:message|courriel|e-mail)\b.{0,80}\bconfidentiel|AVIS DE CONFIDENTIALITÉ",
+        r"(?:Este|El presente) (?:mensaje|correo)\b.{0,80}\bconfidencial|AVISO DE CONFIDENCIALIDAD",
+        r"Esta mensagem\b.{0,80}\bconfidencia|AVISO DE CONFIDENCIALIDADE",
+        r"Questo messaggio\b.{0,80}\b(?:riservat|confidenzial)",
+        r"Dit (?:e-?mail)?bericht\b.{0,80}\b(?:vertrouwelijk|uitsluitend bestemd)",
+        r"(?:Это|Настоящее) (?:сообщение|письмо)\b.{0,80}конфиденциальн",
+    ],
+}
+_MAX_QUOTES = 10
+"""Quoted blocks read in one body; an interleaved reply has a few."""
+_SEPARATOR_LINE = re.compile(r"^_{20,}$", re.MULTILINE)
+# A contact card: a name of one to four capitalised words, then a line with an address or a phone number
+# alone (after a label); "Email\njane@…" or "Tracking\n1Z…" is an answer, not a card.
+_CARD_LINES = 6
+_CARD_FIELDS = re.compile(r"\n|\s+\|\s+")
+_NAME_WORD = re.compile(r"[^\W\d_][\w.'-]*")
+_NOT_NAMES = re.compile(
+    r"e-?mail|mail|address|adresse|correo|courriel|endereço|indirizzo|adres|почта|адрес|order|tracking",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(r"[^\s@<>]+@[^\s@<>]+\.\w+")
+_PHONE_LINE = re.compile(r"(?:[^\W\d_]{1,10}\.?:?\s?)?\+?\(?\d[\d ()./-]{5,}\d")
 
 # What parsing raises on malformed input besides the standard library's own MessageError: its header
 # parser fails with IndexError or AttributeError on some broken From and Message-ID values, deeply nested
@@ -77,11 +159,9 @@ _NO_BREAK_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
 # Labels under which senders send what is really UTF-8 or Windows-1252 (the WHATWG encoding standard
 # decodes both as Windows-1252); an unlabelled part is read the same way.
 _LEGACY_CHARSETS = {"ascii", "iso8859-1"}
-_AUTOMATIC_PRECEDENCE = {"bulk", "list", "junk"}
-_AUTOMATIC_PRESENCE = ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond")
-_SUPPRESSED_RESPONSES = {"all", "autoreply", "oof"}
+# Bounces come from a bare "MAILER-DAEMON" (no domain) often enough that refusing them would make the
+# mail server piping to Lumen retry or alert; such a sender is kept as it is, and is automatic.
 _SYSTEM_SENDERS = {"mailerdaemon", "postmaster"}
-_NO_REPLY_PREFIXES = ("noreply", "donotreply")
 
 
 def _ignore_tag(state: HtmlDocumentState, attributes: dict[str, str] | None = None) -> None:
@@ -145,7 +225,9 @@ class ParsedEmail:
     authenticated: bool
     """SPF or DKIM passed for the From domain and DMARC did not fail (see ``authentication_passed``)."""
     automatic: bool
-    """Written by a machine (auto-reply, bounce, list, ourselves): must never be answered."""
+    """Written by a machine (auto-reply, bounce, list, spam, ourselves): must never be answered."""
+    automatic_reason: str | None = None
+    """Why ``automatic`` (see ``channels.email.automatic``); None for a message a person wrote."""
 
 
 def parse_email(raw: bytes, *, own_addresses: Iterable[str] = ()) -> ParsedEmail:
@@ -172,6 +254,7 @@ def from_message(message: EmailMessage, *, own_addresses: Iterable[str] = ()) ->
     subjects = _header_values(message, "Subject")
     message_ids = _header_values(message, "Message-ID")
     replied_to = _MESSAGE_ID.findall(" ".join(_header_values(message, "In-Reply-To")))
+    reason = automatic_reason(message, sender, own_addresses)
     return ParsedEmail(
         message_id=next(iter(message_ids), "") or None,
         sender=sender,
@@ -186,7 +269,8 @@ def from_message(message: EmailMessage, *, own_addresses: Iterable[str] = ()) ->
         authenticated=authentication_passed(
             _header_values(message, "Authentication-Results")[:1], ascii_domain
         ),
-        automatic=is_automatic(message, sender, own_addresses),
+        automatic=reason is not None,
+        automatic_reason=reason,
     )
 
 
@@ -206,26 +290,111 @@ def strip_reply(text: str) -> tuple[str, str]:
     - a sign-off line that asks a question ("Thanks, has it shipped?") is kept: mail-parser-reply takes
       any line opening with "Thanks," or "Best," for the start of the signature.
     """
-    before, intro, after = _find_quote(_prepare(text))
-    if intro and not before.strip() and after.lstrip().startswith(">"):
-        above, own, below = intro, after, ""
-    else:
-        above, own, below = "", before, intro + after
-    own_lines: list[str] = []
-    quoted_lines: list[str] = []
-    for line in own.split("\n"):
-        (quoted_lines if line.startswith(">") else own_lines).append(line)
-
-    first, *rest = _replies(_BLANK_RUNS.sub("\n\n", "\n".join(own_lines)).strip())
+    own, quoted, quoted_below = _split_quotes(_prepare(text))
+    # mail-parser-reply deletes a separator line of underscores before looking for the signature it
+    # opens (a list footer, Outlook's line above its header block); "__" is a separator it keeps.
+    own = _SEPARATOR_LINE.sub("__", own)
+    first, *rest = _replies(_BLANK_RUNS.sub("\n\n", own).strip())
     removed = [first.signatures, *first.disclaimers, *(reply.content for reply in rest)]
     if "?" in first.signatures.partition("\n")[0]:
         new_text, removed = first.full_body, [reply.content for reply in rest]
     else:
-        new_text = first.body
-    quoted_text = "\n\n".join(
-        part.strip() for part in (above, "\n".join(quoted_lines), *removed, below) if part.strip()
-    )
+        new_text = _body(first)
+    new_text, card = _without_contact_card(new_text)
+    removed.insert(0, card)
+    # In the order they came: a signature above the quote (top-posting) or below it (bottom-posting).
+    parts = [*quoted, *removed] if quoted_below else [*removed, *quoted]
+    quoted_text = "\n\n".join(part.strip() for part in parts if part.strip())
     return new_text[:TEXT_LIMIT], quoted_text[:TEXT_LIMIT]
+
+
+def _without_contact_card(text: str) -> tuple[str, str]:
+    """(text, "") or, when its last paragraph is a signature with no marker above it — a name line, then
+    an email address or phone number — (the text before it, that paragraph).
+
+    Its address is a colleague's or a work one as often as the one on the order: read as the shopper's,
+    it would be checked against the order and count as a failed attempt."""
+    head, blank, last = text.rpartition("\n\n")
+    lines = _CARD_FIELDS.split(last)  # "Jane Doe | Buyer | jane@…" is a card on one line
+    if (
+        not blank
+        or not head.strip()
+        or not 2 <= len(lines) <= _CARD_LINES
+        or "?" in last
+        or not _is_name(lines[0])
+        or not any(_ADDRESS.search(line) or _PHONE_LINE.fullmatch(line) for line in lines[1:])
+    ):
+        return text, ""
+    return head.rstrip(), last
+
+
+def _is_name(line: str) -> bool:
+    words = line.split()
+    return (
+        1 <= len(words) <= 4
+        and all(_NAME_WORD.fullmatch(word) and word[0].isupper() for word in words)
+        and not any(_NOT_NAMES.fullmatch(word) for word in words)
+    )
+
+
+def _body(reply: mailparser_reply.EmailReply) -> str:
+    """The reply without its signature and disclaimers. ``EmailReply.body`` removes the disclaimers
+    first, and then no longer finds a signature that contains one (a sign-off above a legal notice)."""
+    text = reply.content
+    if reply.signatures and text.endswith(reply.signatures):
+        text = text[: -len(reply.signatures)]
+    for disclaimer in reply.disclaimers:
+        text = text.replace(disclaimer, "")
+    return text.strip()
+
+
+def _split_quotes(text: str) -> tuple[str, list[str], bool]:
+    """(the unquoted lines, the quote intros and quoted blocks, whether new text follows a quote).
+
+    A quote intro followed by ">" lines quotes only those lines: what comes after them is the shopper's
+    again (bottom-posting, interleaving) and is searched for the next quote. An intro followed by
+    unquoted text (Outlook's header block, a forwarded message) quotes everything after it."""
+    own: list[str] = []
+    quoted: list[str] = []
+    below = False
+    rest = text
+    for _ in range(_MAX_QUOTES):
+        before, intro, after = _find_quote(rest)
+        unquoted, blocks, follows = _unquoted_lines(before)
+        own.append(unquoted)
+        quoted.extend(blocks)
+        below = below or follows
+        if not intro:
+            break
+        quoted.append(intro)
+        if not after.lstrip().startswith(">"):
+            quoted.append(after)
+            break
+        rest, blocks, _ = _unquoted_lines(after)
+        quoted.extend(blocks)
+        below = below or bool(rest.strip())
+        if not rest.strip():
+            break
+    else:
+        quoted.append(rest)
+    return "\n\n".join(part.strip() for part in own if part.strip()), quoted, below
+
+
+def _unquoted_lines(text: str) -> tuple[str, list[str], bool]:
+    """(the lines not quoted with ">", the runs of quoted lines, whether an unquoted line follows one)."""
+    own: list[str] = []
+    blocks: list[list[str]] = []
+    quoting = follows = False
+    for line in text.split("\n"):
+        if line.startswith(">"):
+            if not quoting:
+                blocks.append([])
+            blocks[-1].append(line)
+        else:
+            own.append(line)
+            follows = follows or bool(blocks and line)
+        quoting = line.startswith(">")
+    return "\n".join(own), ["\n".join(block) for block in blocks], follows
 
 
 def html_to_text(html: str) -> str:
@@ -278,34 +447,6 @@ def authentication_passed(results: Sequence[str], from_domain: str) -> bool:
     return passed
 
 
-def is_automatic(message: EmailMessage, sender: str, own_addresses: Iterable[str]) -> bool:
-    """Whether the message was sent by a machine and must never be answered (RFC 3834 and practice)."""
-    auto_submitted = _header_values(message, "Auto-Submitted")
-    if any(value.partition(";")[0].strip().lower() not in ("", "no") for value in auto_submitted):
-        return True
-    if any(value.strip().lower() in _AUTOMATIC_PRECEDENCE for value in _header_values(message, "Precedence")):
-        return True
-    if any(name in message for name in _AUTOMATIC_PRESENCE):
-        return True
-    if "X-MS-Exchange-Generated-Message-Source" in message:
-        return True
-    suppressed = {
-        token.strip().lower()
-        for value in _header_values(message, "X-Auto-Response-Suppress")
-        for token in value.split(",")
-    }
-    if suppressed & _SUPPRESSED_RESPONSES:
-        return True
-    if any(value.replace(" ", "") == "<>" for value in _header_values(message, "Return-Path")):
-        return True
-    local_part = re.sub(r"[-_.]", "", sender.rpartition("@")[0].partition("+")[0].lower())
-    if local_part in _SYSTEM_SENDERS or local_part.startswith(_NO_REPLY_PREFIXES):
-        return True
-    if message.get_content_type() == "multipart/report":
-        return True
-    return sender.casefold() in {address.strip().casefold() for address in own_addresses}
-
-
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -324,12 +465,16 @@ def _sender(message: EmailMessage) -> tuple[str, str | None, str]:
     if len(addresses) > 1:
         raise MalformedEmail("the message names more than one From address")
     address = addresses[0]
+    name = _unescape(" ".join(address.display_name.split())) or None
+    if address.addr_spec == "<>" or (
+        not address.domain and re.sub(r"[-_.]", "", address.username.lower()) in _SYSTEM_SENDERS
+    ):
+        return address.addr_spec, name, ""
     try:
         valid = validate_email(address.addr_spec, check_deliverability=False)
     except EmailNotValidError as error:
         raise MalformedEmail(f"the From address is not valid: {error}") from error
-    name = _unescape(" ".join(address.display_name.split()))
-    return valid.normalized, name or None, valid.ascii_domain
+    return valid.normalized, name, valid.ascii_domain
 
 
 def _header_values(message: EmailMessage, name: str) -> list[str]:
@@ -418,8 +563,17 @@ def _prepare(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
 
 
+class _Replies(mailparser_reply.EmailMessage):
+    """mail-parser-reply with ``_EXTRA_PATTERNS`` as one more language (its own extension point)."""
+
+    def _get_language_regex(self, language: str, regex_key: str) -> str:
+        if language == _LUMEN:
+            return "|".join(_EXTRA_PATTERNS.get(regex_key, []))
+        return cast(str, super()._get_language_regex(language, regex_key))
+
+
 def _replies(text: str) -> list[mailparser_reply.EmailReply]:
-    message = mailparser_reply.EmailMessage(text=text, languages=list(_LANGUAGES), keep_hyphen_lists=True)
+    message = _Replies(text=text, languages=[*_LANGUAGES, _LUMEN], keep_hyphen_lists=True)
     return message.read().replies
 
 

@@ -51,6 +51,19 @@ _MAILGUN_ERRORS = error_responses(
 )
 # Mailgun signs a timestamp; a request older than this is a replay, not a delivery.
 MAILGUN_MAX_AGE_SECONDS = 5 * 60
+# SpamAssassin's default "required" score, used when SendGrid's spam_report does not say the one it used.
+SPAM_SCORE_THRESHOLD = 5.0
+_SPAM_REQUIRED = re.compile(r"\(\s*-?[\d.]+ points?,\s*(-?[\d.]+) required\s*\)")
+# What Mailgun's parsed form carries at its top level as well as in message-headers; read from there when
+# message-headers is missing or lacks them (field names as Mailgun sends them, matched in any case).
+_MAILGUN_TOP_LEVEL = (
+    ("From", ("from", "sender")),
+    ("Subject", ("subject",)),
+    ("Message-Id", ("message-id",)),
+    ("In-Reply-To", ("in-reply-to",)),
+    ("References", ("references",)),
+    ("X-Mailgun-Sflag", ("x-mailgun-sflag",)),
+)
 
 
 def router(
@@ -143,6 +156,8 @@ async def _received(
         parsed = parse()
     except MalformedEmail as error:
         raise HTTPException(400, f"malformed email: {error}") from error
+    if parsed.automatic:
+        log.info("automatic email: %s", parsed.automatic_reason)
     outcome: Received = await channel.receive(parsed, provider_id=provider_id, raw=raw)
     return JSONResponse(
         {"status": "skipped" if outcome.skipped else "answered", "reason": outcome.skipped},
@@ -243,12 +258,27 @@ def _sendgrid_checks(form: FormData, parsed: ParsedEmail) -> ParsedEmail:
     except ValueError:
         envelope = {}
     envelope_from = envelope.get("from") if isinstance(envelope, dict) else None
-    return _with_provider_checks(
+    parsed = _with_provider_checks(
         parsed,
         spf=_field(form, "SPF"),
         envelope_from=envelope_from if isinstance(envelope_from, str) else "",
         dkim=_sendgrid_dkim(_field(form, "dkim")),
     )
+    return _sendgrid_spam(form, parsed)
+
+
+def _sendgrid_spam(form: FormData, parsed: ParsedEmail) -> ParsedEmail:
+    """Spam by SendGrid's verdict (its Spam Check setting): ``spam_score`` at or above the score its
+    ``spam_report`` required, or SpamAssassin's default 5.0. Spam is skipped as automatic mail is."""
+    try:
+        score = float(_field(form, "spam_score"))
+    except ValueError:
+        return parsed  # no spam check configured, or a value that is no score
+    required = _SPAM_REQUIRED.search(_field(form, "spam_report"))
+    threshold = float(required.group(1)) if required else SPAM_SCORE_THRESHOLD
+    if parsed.automatic or not score >= threshold:  # "not >=": a NaN score is no verdict
+        return parsed
+    return replace(parsed, automatic=True, automatic_reason=f"spam: SendGrid spam_score {score:g}")
 
 
 def _sendgrid_dkim(field: str) -> dict[str, str]:
@@ -267,6 +297,7 @@ def _mailgun_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], Parsed
             headers = [(str(n), str(v)) for n, v in json.loads(_field(form, "message-headers") or "[]")]
         except (ValueError, TypeError) as error:
             raise MalformedEmail("message-headers is not a JSON list of pairs") from error
+        headers += _mailgun_top_level(form, {name.lower() for name, _ in headers})
         message = _message(headers, _field(form, "body-plain"), _field(form, "body-html"))
         parsed = from_message(message, own_addresses=own)
         values = {name.lower(): value for name, value in headers}
@@ -280,6 +311,17 @@ def _mailgun_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], Parsed
         return replace(parsed, new_text=stripped) if stripped.strip() else parsed
 
     return parse
+
+
+def _mailgun_top_level(form: FormData, present: set[str]) -> list[tuple[str, str]]:
+    """The headers message-headers lacks, from Mailgun's top-level fields (see ``_MAILGUN_TOP_LEVEL``)."""
+    fields = {key.lower(): value for key, value in form.multi_items() if isinstance(value, str) and value}
+    found: list[tuple[str, str]] = []
+    for header, names in _MAILGUN_TOP_LEVEL:
+        value = next((fields[name] for name in names if name in fields), None)
+        if header.lower() not in present and value is not None:
+            found.append((header, value))
+    return found
 
 
 def _postmark(payload: Mapping[str, Any], own: tuple[str, ...]) -> Callable[[], ParsedEmail]:

@@ -275,9 +275,12 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
         )
         return Outcome(waiting, (replies.unavailable(say, policy.support_contact),))
 
+    # An address proven already (by the channel, as an authenticated email sender, or earlier in the
+    # conversation) wins over one the message names: that one may be a colleague's in a signature or a
+    # quote header, and checking it could only fail and count against the shopper.
+    if facts.order is not None and email_digest(facts.order.email) in state.verified_emails:
+        return _answer(asking, number, facts, policy)
     if offered is None:
-        if facts.order is not None and email_digest(facts.order.email) in state.verified_emails:
-            return _answer(asking, number, facts, policy)
         waiting = asking.model_copy(update={"phase": Phase.AWAITING_EMAIL, "pending_order": number})
         again = state.phase is Phase.AWAITING_EMAIL and state.pending_order == number
         return Outcome(
