@@ -12,7 +12,7 @@ from channels.app import create_app
 from channels.sms_text import to_gsm7
 from lumen_bot.domain.messages import ReplyKind
 from tests.conftest import VOICES, LiveServer
-from tests.test_email_channel import answers, body_text, email_settings, send_raw, shopper_email  # noqa: F401
+from tests.test_email_channel import answers, body_text, send_raw, shopper_email
 from tests.test_twilio import PUBLIC, SID, TOKEN, Twilio
 
 ETA = date(2026, 12, 1)
@@ -189,7 +189,7 @@ def test_whatsapp_reaches_the_tracking_in_the_shoppers_language(twilio, language
 
 
 @pytest.fixture
-def mail(email_settings, orders, clock):  # noqa: F811
+def mail(email_settings, orders, clock):
     with LiveServer(create_app(email_settings, engine=orders, clock=clock)) as http:
         yield http
 
