@@ -364,6 +364,7 @@ def build_email_channel(runtime: Runtime) -> email_service.EmailChannel:
     settings = runtime.settings
     return email_service.EmailChannel(
         runtime.handler,
+        runtime.intake,
         runtime.outbox,
         settings,
         # The subject and the quoted confirmation are read for an order number the way the rules read it.

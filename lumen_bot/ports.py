@@ -352,6 +352,11 @@ class Inbox(Protocol):
         """Stop taking a message that failed every time it was taken."""
         ...
 
+    async def keep_unanswered(self, accepted: Accepted, reason: str, now: datetime) -> bool:
+        """Store a message that is never to be answered (mail a machine sent), with why; ``False`` when it
+        was stored before. Raises :class:`StoreUnavailable` when it cannot be stored."""
+        ...
+
 
 # --- Tickets -------------------------------------------------------------------------------------------
 

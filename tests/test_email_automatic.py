@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from channels.app import create_app
 from channels.email.automatic import automatic_reason
 from channels.email.inbound import parse_email
-from lumen_bot.store.tables import MessageRow, OutboundRow, TicketRow
-from tests.conftest import FIXTURES, INBOUND_EMAIL_SECRET, SHOP_EMAIL
+from lumen_bot.store.tables import InboxRow, MessageRow, OutboundRow, TicketRow
+from tests.conftest import FIXTURES, INBOUND_EMAIL_SECRET, SHOP_EMAIL, LiveServer
 
 CORPUS = sorted((FIXTURES / "email" / "automatic").glob("*.eml"))
 BASIC = {
@@ -68,9 +69,55 @@ def test_each_message_of_the_corpus_gets_2xx_and_no_reply_and_no_ticket(
     response = email_http.post("/webhooks/email/raw", content=path.read_bytes(), headers=BASIC)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    reason = "spam" if path.stem.startswith("spam_") else "automatic"
+    assert response.json() == {"status": "skipped", "reason": reason}
     assert smtp_server.received == []
     assert (rows(orders, OutboundRow), rows(orders, TicketRow), rows(orders, MessageRow)) == (0, 0, 0)
+
+
+def test_automatic_mail_is_kept_in_the_inbox_with_why_it_was_not_answered(email_http, orders) -> None:
+    bounce = (FIXTURES / "email" / "automatic" / "postfix_dsn.eml").read_bytes()
+    email_http.post("/webhooks/email/raw", content=bounce, headers=BASIC)
+
+    with orders.connect() as connection:
+        kept = connection.execute(select(InboxRow.status, InboxRow.skip_reason)).all()
+    assert kept == [("skipped", "Auto-Submitted: auto-replied")]
+
+
+def test_automatic_mail_delivered_twice_is_kept_once(email_http, orders) -> None:
+    bounce = (FIXTURES / "email" / "automatic" / "postfix_dsn.eml").read_bytes()
+    for _ in range(2):
+        response = email_http.post("/webhooks/email/raw", content=bounce, headers=BASIC)
+        assert response.json() == {"status": "skipped", "reason": "automatic"}
+
+    assert rows(orders, InboxRow) == 1
+
+
+def test_automatic_mail_that_cannot_be_stored_is_refused_so_the_mail_server_delivers_it_again(
+    email_settings, unreachable, clock
+) -> None:
+    bounce = (FIXTURES / "email" / "automatic" / "postfix_dsn.eml").read_bytes()
+    with LiveServer(create_app(email_settings, engine=unreachable, clock=clock)) as http:
+        response = http.post("/webhooks/email/raw", content=bounce, headers=BASIC)
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm away until Friday. Could you hold the parcel until I return?",
+        "Thank you for your email! I'll be away when it arrives, please leave it with a neighbour.",
+        "I am on vacation next week, so please deliver after the 5th. Order 1042.",
+        "Ich bin im Urlaub, bitte liefern Sie nach meiner Rückkehr. Bestellung 1042",
+        "Please confirm my order 1042 shipped, I am a real person waiting for it.",
+    ],
+)
+def test_a_shopper_who_writes_about_being_away_is_not_automatic(text: str) -> None:
+    message = customer_reply("Re: Your order #1042 is confirmed")
+    message.set_content(text + "\n")
+    assert parse_email(message.as_bytes()).automatic_reason is None
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import hmac
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -297,6 +298,17 @@ def test_sendgrid_raw_mime_is_answered(http, smtp_server):
     assert "1Z999AA10123456784" in body_text(answers(smtp_server)[0].message)
 
 
+def test_a_delivery_report_in_sendgrids_parsed_fields_is_told_by_its_content_type(http, smtp_server):
+    fields = sendgrid_fields(shopper_email("Your message was displayed on Tue, Nov 24 2026."))
+    report = 'Content-Type: multipart/report; report-type=disposition-notification; boundary="b"'
+    fields["headers"] = re.sub(r"(?m)^Content-Type: .*$", report, fields["headers"])
+
+    response = http.post("/webhooks/email/sendgrid", files={"x": (None, "")}, data=fields, headers=basic())
+
+    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert smtp_server.received == []
+
+
 @pytest.mark.parametrize(
     "spam",
     [
@@ -307,7 +319,7 @@ def test_sendgrid_raw_mime_is_answered(http, smtp_server):
 def test_a_sendgrid_spam_verdict_skips_the_message(http, smtp_server, orders, spam):
     fields = {**sendgrid_fields(shopper_email("has this shipped?", authenticated=False)), **spam}
     response = http.post("/webhooks/email/sendgrid", files={"x": (None, "")}, data=fields, headers=basic())
-    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert response.json() == {"status": "skipped", "reason": "spam"}
     assert smtp_server.received == []
     assert count(orders, MessageRow) == 0
 
@@ -394,10 +406,32 @@ def test_a_mailgun_delivery_whose_headers_lack_the_sender_takes_it_from_the_from
     assert answers(smtp_server)[0].rcpt_tos == (JANE,)
 
 
+def test_a_question_under_the_quote_is_answered_though_mailguns_stripped_text_kept_only_the_greeting(
+    http, smtp_server
+):
+    message = shopper_email("Hi,")
+    message.set_content(
+        f"Hi,\n\nOn Tue, Nov 24, 2026 at 10:02 AM Acme Outfitters <{SHOP}> wrote:\n"
+        "> Thanks for your order #1042. We'll email you when it ships.\n\n"
+        "Has it shipped yet? Where is it now?\n\nJane\n"
+    )
+    fields = {**mailgun_fields(message), "stripped-text": "Hi,"}
+
+    assert http.post("/webhooks/email/mailgun", data=fields).json()["status"] == "answered"
+    assert "email address you used for order #1042" in body_text(answers(smtp_server)[0].message)
+
+
+def test_mailguns_stripped_text_is_read_when_the_body_has_no_text_of_its_own(http, smtp_server):
+    fields = {**mailgun_fields(shopper_email("")), "body-plain": "", "stripped-text": "has this shipped?"}
+
+    assert http.post("/webhooks/email/mailgun", data=fields).json()["status"] == "answered"
+    assert "email address you used for order #1042" in body_text(answers(smtp_server)[0].message)
+
+
 def test_a_mailgun_spam_flag_skips_the_message(http, smtp_server, orders):
     fields = {**mailgun_fields(shopper_email("has this shipped?")), "X-Mailgun-Sflag": "Yes"}
     response = http.post("/webhooks/email/mailgun", data=fields)
-    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert response.json() == {"status": "skipped", "reason": "spam"}
     assert smtp_server.received == []
 
 
@@ -433,7 +467,7 @@ def test_a_postmark_spam_status_skips_the_message(http, smtp_server):
         {"Name": "X-Spam-Score", "Value": "6.3"},
     ]
     response = http.post("/webhooks/email/postmark", json=payload, headers=basic())
-    assert response.json() == {"status": "skipped", "reason": "automatic"}
+    assert response.json() == {"status": "skipped", "reason": "spam"}
     assert smtp_server.received == []
 
 

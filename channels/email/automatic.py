@@ -34,6 +34,7 @@ _AUTOMATIC_PRESENCE = (
     "Feedback-ID",
     "X-CSA-Complaints",
 )
+_SPAM = "spam: "
 _SYSTEM_SENDERS = {"mailerdaemon", "postmaster"}
 _NO_REPLY_PREFIXES = ("noreply", "donotreply")
 
@@ -90,17 +91,69 @@ _CHALLENGE = re.compile(
 )
 
 
-def automatic_reason(message: EmailMessage, sender: str, own_addresses: Iterable[str] = ()) -> str | None:
+# A responder's body, when neither its headers nor its subject give it away (an iCloud or webmail vacation
+# notice that keeps the subject it answers): it says the writer is away *and* talks like a responder —
+# promises an answer on return, warns of no access to email, points elsewhere for urgent matters.
+# A shopper who mentions being away asks something, so a body with a question mark is never read as one.
+_ABSENCE_TEXT = re.compile(
+    r"\b(?:i am|i'm|i\u2019m|i will be|i'll be)(?: currently| now)? "
+    r"(?:out of (?:the )?office|away|on (?:annual )?(?:leave|vacation|holiday)|travell?ing|not in the office)"
+    r"|\b(?:estoy|me encuentro) (?:fuera de (?:la )?oficina|de vacaciones|ausente)"
+    r"|\bich bin (?:derzeit |zurzeit |bis [^\n]{1,30}? )?"
+    r"(?:nicht im b[uü]ro|abwesend|im urlaub|au(?:ß|ss)er haus)"
+    r"|\bje suis (?:actuellement )?(?:absente?|en cong[eé]s?|en vacances)"
+    r"|\bestou (?:atualmente )?(?:ausente|de f[eé]rias|fora do escrit[oó]rio)"
+    r"|\bsono (?:attualmente )?(?:assente|fuori (?:sede|ufficio)|in ferie)"
+    r"|\bik ben (?:momenteel |tot [^.\n]{1,30} )?(?:afwezig|met vakantie|niet op kantoor)"
+    r"|\bя (?:сейчас )?(?:в отпуске|вне офиса|отсутствую)",
+    re.IGNORECASE,
+)
+_ON_RETURN = (
+    r"(?:when|once|upon|after) (?:i return|i(?:'m|\u2019m| am) back|i get back|my return)"
+    r"|(?:a mi|cuando) (?:regreso|vuelva)|nach meiner r[uü]ckkehr|(?:[aà]|d[eè]s) mon retour"
+    r"|quando (?:eu )?(?:voltar|regressar)|al (?:mio )?rientro|na (?:mijn )?terugkeer"
+    r"|после (?:моего )?возвращения"
+)
+_ANSWER_VERBS = (
+    r"respond|reply|answer|get back to you|deal with|respond(?:o|er[eé])|contestar[eé]|antworte|beantworte"
+    r"|bearbeite|r[eé]pondrai|traiterai|responderei|retornarei|risponder[oò]|reageer|beantwoord|отвечу"
+)
+_RESPONDER_TEXT = re.compile(
+    rf"\b(?:{_ANSWER_VERBS})\b[^.\n]{{0,80}}?(?:{_ON_RETURN})"
+    r"|(?:limited|no) access to (?:my )?e-?mail|\b(?:for|in) urgent (?:matters|cases|enquiries|inquiries)"
+    r"|will not be (?:read|forwarded)|asuntos urgentes|in dringenden f[aä]llen|wird nicht weitergeleitet"
+    r"|en cas d'urgence|assuntos urgentes|per urgenze|voor dringende zaken|по срочным вопросам",
+    re.IGNORECASE,
+)
+# How far into the new text a responder's phrases are looked for: they open its notice.
+_BODY_HEAD = 1000
+
+
+def automatic_reason(
+    message: EmailMessage, sender: str, own_addresses: Iterable[str] = (), new_text: str = ""
+) -> str | None:
     """Why the message was sent by a machine and must never be answered, or None when a person wrote it.
 
-    ``sender`` is the From address as parsed (``MAILER-DAEMON`` alone when it has no domain)."""
+    ``sender`` is the From address as parsed (``MAILER-DAEMON`` alone when it has no domain);
+    ``new_text`` what the message newly says (quotes and signature removed), read last."""
     return (
         _spam_verdict(message)
         or _header_reason(message)
         or _sender_reason(sender, own_addresses)
-        or _content_reason(message)
+        or content_reason(message)
         or _subject_reason(next(iter(_values(message, "Subject")), ""))
+        or _body_reason(new_text[:_BODY_HEAD])
     )
+
+
+def spam_reason(verdict: str) -> str:
+    """The reason for a message a spam filter flagged, ``verdict`` naming the filter and what it said."""
+    return _SPAM + verdict
+
+
+def is_spam(reason: str) -> bool:
+    """Whether the reason is a spam filter's verdict rather than a machine's own mail."""
+    return reason.startswith(_SPAM)
 
 
 def _spam_verdict(message: EmailMessage) -> str | None:
@@ -108,7 +161,7 @@ def _spam_verdict(message: EmailMessage) -> str | None:
     # Mailgun writes "X-Mailgun-Sflag: Yes". A sender forging them only silences their own message.
     for name in ("X-Spam-Flag", "X-Mailgun-Sflag", "X-Spam-Status"):
         if any(value.split(",")[0].strip().lower() == "yes" for value in _values(message, name)):
-            return f"spam: {name}: Yes"
+            return spam_reason(f"{name}: Yes")
     return None
 
 
@@ -151,7 +204,8 @@ def _sender_reason(sender: str, own_addresses: Iterable[str]) -> str | None:
     return None
 
 
-def _content_reason(message: EmailMessage) -> str | None:
+def content_reason(message: EmailMessage) -> str | None:
+    """A delivery report or read receipt, by the message's Content-Type."""
     try:
         content_type = message.get_content_type()
         report_type = str(message.get_param("report-type", "") or "").lower()
@@ -173,6 +227,15 @@ def _subject_reason(subject: str) -> str | None:
         if pattern.search(subject):
             return reason
     return "challenge-response subject" if _CHALLENGE.search(subject) else None
+
+
+def _body_reason(text: str) -> str | None:
+    head = " ".join(text.split())  # a phrase may be wrapped across lines
+    if _CHALLENGE.search(head):
+        return "challenge-response text"
+    if "?" not in head and _ABSENCE_TEXT.search(head) and _RESPONDER_TEXT.search(head):
+        return "out-of-office text"
+    return None
 
 
 def _values(message: EmailMessage, name: str) -> list[str]:

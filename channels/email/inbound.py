@@ -224,10 +224,13 @@ class ParsedEmail:
     """The quoted history and signature (the last place to look for an order number); may be ``""``."""
     authenticated: bool
     """SPF or DKIM passed for the From domain and DMARC did not fail (see ``authentication_passed``)."""
-    automatic: bool
-    """Written by a machine (auto-reply, bounce, list, spam, ourselves): must never be answered."""
     automatic_reason: str | None = None
-    """Why ``automatic`` (see ``channels.email.automatic``); None for a message a person wrote."""
+    """Why the message was written by a machine (auto-reply, bounce, list, spam, ourselves) and must never
+    be answered (see ``channels.email.automatic``); None for a message a person wrote."""
+
+    @property
+    def automatic(self) -> bool:
+        return self.automatic_reason is not None
 
 
 def parse_email(raw: bytes, *, own_addresses: Iterable[str] = ()) -> ParsedEmail:
@@ -254,7 +257,6 @@ def from_message(message: EmailMessage, *, own_addresses: Iterable[str] = ()) ->
     subjects = _header_values(message, "Subject")
     message_ids = _header_values(message, "Message-ID")
     replied_to = _MESSAGE_ID.findall(" ".join(_header_values(message, "In-Reply-To")))
-    reason = automatic_reason(message, sender, own_addresses)
     return ParsedEmail(
         message_id=next(iter(message_ids), "") or None,
         sender=sender,
@@ -269,8 +271,7 @@ def from_message(message: EmailMessage, *, own_addresses: Iterable[str] = ()) ->
         authenticated=authentication_passed(
             _header_values(message, "Authentication-Results")[:1], ascii_domain
         ),
-        automatic=reason is not None,
-        automatic_reason=reason,
+        automatic_reason=automatic_reason(message, sender, own_addresses, new_text),
     )
 
 

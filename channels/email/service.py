@@ -13,13 +13,15 @@ from datetime import timedelta
 from email import policy
 from enum import StrEnum
 
+from channels.email.automatic import is_spam
 from channels.email.inbound import ParsedEmail
 from channels.email.outbound import DEFAULT_SUBJECT, compose_reply
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.messages import InboundMessage, Reply, clean_text
 from lumen_bot.domain.speech import Speech
-from lumen_bot.ports import OrderNumberFinder
+from lumen_bot.ports import Accepted, OrderNumberFinder, ReplyRoute
 from lumen_bot.services.conversation import ConversationHandler
+from lumen_bot.services.intake import Intake
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.settings import Settings
 
@@ -34,6 +36,8 @@ class Skipped(StrEnum):
 
     AUTOMATIC = "automatic"
     """An auto-reply, bounce or list mail (RFC 3834): answering could start a loop."""
+    SPAM = "spam"
+    """Spam by the verdict of a filter on the way (SpamAssassin, the inbound provider)."""
     RATE_LIMITED = "rate_limited"
     """This address already got its replies for the hour."""
     REDELIVERY = "redelivery"
@@ -51,6 +55,7 @@ class EmailChannel:
     def __init__(
         self,
         handler: ConversationHandler,
+        intake: Intake,
         outbox: Outbox,
         settings: Settings,
         *,
@@ -59,6 +64,7 @@ class EmailChannel:
         clock: Clock = utc_now,
     ) -> None:
         self._handler = handler
+        self._intake = intake
         self._outbox = outbox
         self._settings = settings
         # Only to find an order number in the subject or the quoted confirmation, as the shopper's own
@@ -76,15 +82,24 @@ class EmailChannel:
         return (self._settings.email_from,) if self._settings.email_from else ()
 
     async def receive(self, email: ParsedEmail, *, provider_id: str | None, raw: bytes) -> Received:
-        if email.automatic:
-            log.info("automatic email not answered")
-            return Received([], Skipped.AUTOMATIC)
+        message = self._inbound(email, provider_id, raw)
+        if email.automatic_reason is not None:
+            return await self._keep_unanswered(message, email.automatic_reason)
         since = self._clock() - timedelta(hours=1)
         if await self._outbox.sent_since(VIA, email.sender, since) >= self._settings.email_replies_per_hour:
             log.warning("email replies to this address are over the hourly limit")
             return Received([], Skipped.RATE_LIMITED)
+        replies = await self._handler.handle_new(message)
+        if replies is None:
+            return Received([], Skipped.REDELIVERY)
+        if not replies:
+            return Received([], Skipped.NOTHING_TO_SAY)
+        await self._send(email, replies)
+        return Received(replies)
+
+    def _inbound(self, email: ParsedEmail, provider_id: str | None, raw: bytes) -> InboundMessage:
         text = clean_text(email.new_text)[: self._settings.max_text_length]
-        message = InboundMessage(
+        return InboundMessage(
             channel=CHANNEL,
             conversation_key=email.sender.casefold(),
             text=text,
@@ -97,13 +112,14 @@ class EmailChannel:
             context_order_number=self._context_order_number(email),
             contact_address=email.sender,
         )
-        replies = await self._handler.handle_new(message)
-        if replies is None:
-            return Received([], Skipped.REDELIVERY)
-        if not replies:
-            return Received([], Skipped.NOTHING_TO_SAY)
-        await self._send(email, replies)
-        return Received(replies)
+
+    async def _keep_unanswered(self, message: InboundMessage, reason: str) -> Received:
+        """Stored in the inbox, so the shop can see what came in, but never answered: answering a machine
+        starts mail loops and opens tickets about vacation notices."""
+        route = ReplyRoute(VIA, self._settings.email_from or "", message.contact_address or "", "email")
+        if await self._intake.keep_unanswered(Accepted(message, route), reason):
+            log.info("automatic email stored, not answered: %s", reason)
+        return Received([], Skipped.SPAM if is_spam(reason) else Skipped.AUTOMATIC)
 
     def _context_order_number(self, email: ParsedEmail) -> str | None:
         for place in (email.subject, email.quoted_text):

@@ -14,7 +14,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from email import message_from_string, policy
 from email.message import EmailMessage
@@ -25,7 +26,15 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData, UploadFile
 
-from channels.email.inbound import MalformedEmail, ParsedEmail, from_message, html_to_text, parse_email
+from channels.email.automatic import content_reason, spam_reason
+from channels.email.inbound import (
+    MalformedEmail,
+    ParsedEmail,
+    from_message,
+    html_to_text,
+    parse_email,
+    strip_reply,
+)
 from channels.email.service import EmailChannel, Received
 from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
@@ -156,8 +165,6 @@ async def _received(
         parsed = parse()
     except MalformedEmail as error:
         raise HTTPException(400, f"malformed email: {error}") from error
-    if parsed.automatic:
-        log.info("automatic email: %s", parsed.automatic_reason)
     outcome: Received = await channel.receive(parsed, provider_id=provider_id, raw=raw)
     return JSONResponse(
         {"status": "skipped" if outcome.skipped else "answered", "reason": outcome.skipped},
@@ -218,6 +225,23 @@ def _fingerprint(form: FormData) -> bytes:
     return json.dumps(fields).encode()
 
 
+def _from_fields(
+    headers: Sequence[tuple[str, str]], text: str, html: str, own: tuple[str, ...]
+) -> ParsedEmail:
+    """An email from a provider's parsed fields. Its body is rebuilt as plain text, so a delivery report
+    or read receipt is told by the Content-Type the provider passed on with the headers."""
+    parsed = from_message(_message(headers, text, html), own_addresses=own)
+    if parsed.automatic:
+        return parsed
+    as_sent = EmailMessage(policy=policy.default)
+    for name, value in headers:
+        if name.lower() == "content-type":
+            with suppress(ValueError, TypeError):  # an unusable Content-Type says nothing
+                as_sent[name] = value
+    reason = content_reason(as_sent)
+    return replace(parsed, automatic_reason=reason) if reason else parsed
+
+
 def _message(headers: Iterable[tuple[str, str]], text: str, html: str) -> EmailMessage:
     """An email rebuilt from a provider's parsed fields, so one parser reads every route."""
     message = EmailMessage(policy=policy.default)
@@ -246,8 +270,8 @@ def _sendgrid_raw(form: FormData, raw: bytes, own: tuple[str, ...]) -> Callable[
 
 def _sendgrid_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], ParsedEmail]:
     def parse() -> ParsedEmail:
-        message = _message(_header_block(_field(form, "headers")), _field(form, "text"), _field(form, "html"))
-        return _sendgrid_checks(form, from_message(message, own_addresses=own))
+        headers = _header_block(_field(form, "headers"))
+        return _sendgrid_checks(form, _from_fields(headers, _field(form, "text"), _field(form, "html"), own))
 
     return parse
 
@@ -278,7 +302,7 @@ def _sendgrid_spam(form: FormData, parsed: ParsedEmail) -> ParsedEmail:
     threshold = float(required.group(1)) if required else SPAM_SCORE_THRESHOLD
     if parsed.automatic or not score >= threshold:  # "not >=": a NaN score is no verdict
         return parsed
-    return replace(parsed, automatic=True, automatic_reason=f"spam: SendGrid spam_score {score:g}")
+    return replace(parsed, automatic_reason=spam_reason(f"SendGrid spam_score {score:g}"))
 
 
 def _sendgrid_dkim(field: str) -> dict[str, str]:
@@ -298,17 +322,14 @@ def _mailgun_fields(form: FormData, own: tuple[str, ...]) -> Callable[[], Parsed
         except (ValueError, TypeError) as error:
             raise MalformedEmail("message-headers is not a JSON list of pairs") from error
         headers += _mailgun_top_level(form, {name.lower() for name, _ in headers})
-        message = _message(headers, _field(form, "body-plain"), _field(form, "body-html"))
-        parsed = from_message(message, own_addresses=own)
+        parsed = _from_fields(headers, _field(form, "body-plain"), _field(form, "body-html"), own)
         values = {name.lower(): value for name, value in headers}
         # Mailgun reports SPF for the envelope sender ("sender") and whether DKIM passed, without the
         # signing domain; Authentication-Results, when Mailgun passes it on, was already read above.
         parsed = _with_provider_checks(
             parsed, spf=values.get("x-mailgun-spf", ""), envelope_from=_field(form, "sender"), dkim={}
         )
-        stripped = _field(form, "stripped-text")
-        # Mailgun's own stripping of quotes and signature is used as it is when it has one.
-        return replace(parsed, new_text=stripped) if stripped.strip() else parsed
+        return _or_provider_stripped(parsed, _field(form, "stripped-text"))
 
     return parse
 
@@ -341,16 +362,24 @@ def _postmark(payload: Mapping[str, Any], own: tuple[str, ...]) -> Callable[[], 
             *[(n, v) for n, v in headers if n.lower() not in ("from", "to", "subject")],
         ]
         text, html = str(payload.get("TextBody") or ""), str(payload.get("HtmlBody") or "")
-        parsed = from_message(_message(headers, text, html), own_addresses=own)
+        parsed = _from_fields(headers, text, html, own)
         spf = next((v for n, v in headers if n.lower() == "received-spf"), "")
         envelope = re.search(r'envelope-from="?([^";\s]+)', spf)
         parsed = _with_provider_checks(
             parsed, spf=spf.split(" ")[0], envelope_from=envelope.group(1) if envelope else "", dkim={}
         )
-        stripped = str(payload.get("StrippedTextReply") or "")
-        return replace(parsed, new_text=stripped) if stripped.strip() else parsed
+        return _or_provider_stripped(parsed, str(payload.get("StrippedTextReply") or ""))
 
     return parse
+
+
+def _or_provider_stripped(parsed: ParsedEmail, stripped: str) -> ParsedEmail:
+    """The provider's own stripping (Mailgun's ``stripped-text``, Postmark's ``StrippedTextReply``) only
+    when ours kept nothing: theirs cuts everything below the first quote header, so it drops a question
+    written under the quote, and leaves signatures in other languages; it is stripped by ours again."""
+    if parsed.new_text.strip() or not stripped.strip():
+        return parsed
+    return replace(parsed, new_text=strip_reply(stripped)[0])
 
 
 def _with_provider_checks(

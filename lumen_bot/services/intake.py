@@ -53,6 +53,11 @@ class Intake:
         now = self._clock()
         return await self._inbox.accept(messages, now, now + self._lease)
 
+    async def keep_unanswered(self, accepted: Accepted, reason: str) -> bool:
+        """Store a message that must never be answered (mail a machine sent), so the shop keeps a record
+        of it; ``False`` for a redelivery. Raises ``StoreUnavailable`` with nothing stored."""
+        return await self._inbox.keep_unanswered(accepted, reason, self._clock())
+
     async def replies(self, lease: Lease) -> list[Reply]:
         """The replies to a leased message (those of its first handling, if it was handled before)."""
         return await self._handler.handle_accepted(lease.accepted.message)

@@ -23,6 +23,8 @@ _INBOX = InboxRow.__table__  # type: ignore[attr-defined]
 PENDING = "pending"
 ANSWERED = "answered"
 FAILED = "failed"
+SKIPPED = "skipped"
+_REASON_LENGTH = 200
 
 _FIELDS = (
     _INBOX.c.id,
@@ -89,6 +91,9 @@ class SqlInbox:
     async def give_up(self, lease: Lease, now: datetime) -> None:
         await self._database.write(self._give_up, lease, now)
 
+    async def keep_unanswered(self, accepted: Accepted, reason: str, now: datetime) -> bool:
+        return await self._database.write(self._keep_unanswered, accepted, reason, now)
+
     def _accept(
         self, messages: tuple[Accepted, ...], now: datetime, lease_until: datetime
     ) -> list[Lease | None]:
@@ -98,34 +103,27 @@ class SqlInbox:
     def _accept_one(
         self, connection: Connection, accepted: Accepted, now: datetime, lease_until: datetime
     ) -> Lease | None:
-        message = accepted.message
-        # A message without a provider id cannot be told from a redelivery: it gets an id of its own.
-        pid = message.provider_message_id or f"lumen:{secrets.token_hex(16)}"
-        key = {"channel": message.channel, "pid": pid}
-        if connection.execute(_EXISTS, key).first() is not None:
-            return None
         token = secrets.token_hex(16)
-        row = {
-            "channel": message.channel,
-            "provider_message_id": pid,
-            "message": _dump(message),
-            "reply_via": accepted.route.via,
-            "reply_sender": accepted.route.sender,
-            "reply_recipient": accepted.route.recipient,
-            "reply_form": accepted.route.form,
-            "status": PENDING,
-            "lease_token": token,
-            "lease_until": lease_until,
-            "attempts": 1,
-            "created_at": now,
+        entry_id = _insert(
+            connection,
+            accepted,
+            {"status": PENDING, "lease_token": token, "lease_until": lease_until, "attempts": 1},
+            now,
+        )
+        return None if entry_id is None else Lease(entry_id, token, accepted, attempts=0)
+
+    def _keep_unanswered(self, accepted: Accepted, reason: str, now: datetime) -> bool:
+        # Never leased: the lease fields only say it was never taken.
+        state = {
+            "status": SKIPPED,
+            "skip_reason": reason[:_REASON_LENGTH],
+            "lease_token": "",
+            "lease_until": now,
+            "attempts": 0,
+            "answered_at": now,
         }
-        try:
-            # A savepoint, so that losing the race to another worker keeps the rest of the delivery.
-            with connection.begin_nested():
-                entry_id = connection.execute(insert(_INBOX).returning(_INBOX.c.id), row).scalar_one()
-        except IntegrityError:
-            return None  # another worker stored the same delivery a moment ago
-        return Lease(entry_id, token, accepted, attempts=0)
+        with self._engine.begin() as connection:
+            return _insert(connection, accepted, state, now) is not None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self._engine.connect() as connection:
@@ -153,6 +151,32 @@ class SqlInbox:
         with self._engine.begin() as connection:
             values = {"status": FAILED, "answered_at": now}
             connection.execute(_SETTLE.values(**values), {"b_id": lease.id, "b_token": lease.token})
+
+
+def _insert(connection: Connection, accepted: Accepted, state: dict[str, Any], now: datetime) -> int | None:
+    """The new row's id; ``None`` when the message was stored before (a redelivery)."""
+    message = accepted.message
+    # A message without a provider id cannot be told from a redelivery: it gets an id of its own.
+    pid = message.provider_message_id or f"lumen:{secrets.token_hex(16)}"
+    if connection.execute(_EXISTS, {"channel": message.channel, "pid": pid}).first() is not None:
+        return None
+    row = {
+        "channel": message.channel,
+        "provider_message_id": pid,
+        "message": _dump(message),
+        "reply_via": accepted.route.via,
+        "reply_sender": accepted.route.sender,
+        "reply_recipient": accepted.route.recipient,
+        "reply_form": accepted.route.form,
+        "created_at": now,
+        **state,
+    }
+    try:
+        # A savepoint, so that losing the race to another worker keeps the rest of the delivery.
+        with connection.begin_nested():
+            return connection.execute(insert(_INBOX).returning(_INBOX.c.id), row).scalar_one()
+    except IntegrityError:
+        return None  # another worker stored the same delivery a moment ago
 
 
 def _dump(message: InboundMessage) -> str:

@@ -146,7 +146,10 @@ class InboxRow(SQLModel, table=True):
     reply_recipient: str = Field(max_length=320)
     reply_form: str = Field(max_length=32)
     status: str = Field(default="pending", max_length=16)
-    """``pending`` (to answer), ``answered`` or ``failed`` (every worker that took it failed)."""
+    """``pending`` (to answer), ``answered``, ``failed`` (every worker that took it failed) or ``skipped``
+    (never to be answered: mail a machine sent)."""
+    skip_reason: str | None = Field(default=None, max_length=200)
+    """Why a ``skipped`` message is not answered."""
     lease_token: str = Field(max_length=32)
     lease_until: datetime = Field(sa_column=_utc_column(nullable=False))
     attempts: int = 0
