@@ -1,4 +1,5 @@
-"""Admin routes for the shop's team: list, read, close and redeliver tickets, with ``Authorization: Bearer``.
+"""Admin routes for the shop's team, with ``Authorization: Bearer``: list, read, close and redeliver
+tickets; list the subscriptions to shipping updates and what each was told.
 
 Mounted only when ``LUMEN_ADMIN_TOKEN`` is set; without it the routes do not exist.
 """
@@ -14,14 +15,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
+from lumen_bot.domain.redaction import redact
 from lumen_bot.domain.tickets import TicketCategory, TicketStatus
-from lumen_bot.ports import TicketStore
+from lumen_bot.ports import SubscriptionReport, TicketStore, UpdateStore
 
 log = logging.getLogger(__name__)
 
 
-def router(tickets: TicketStore, token: str | None, clock: Clock) -> APIRouter:
-    """The admin routes; none without a token."""
+def router(
+    tickets: TicketStore, token: str | None, clock: Clock, *, updates: UpdateStore | None = None
+) -> APIRouter:
+    """The admin routes (``/api/updates`` too with ``updates``); none without a token."""
     if token is None:
         log.info("admin routes off: LUMEN_ADMIN_TOKEN is not set")
         return APIRouter()
@@ -79,4 +83,54 @@ def router(tickets: TicketStore, token: str | None, clock: Clock) -> APIRouter:
             raise HTTPException(404, f"no ticket {reference}")
         return {"requeued": [delivery.sink for delivery in requeued or ()], "ticket": found.as_json()}
 
-    return admin
+    if updates is None:
+        return admin
+    subscriptions = APIRouter(
+        prefix="/api/updates",
+        tags=["admin"],
+        dependencies=[Depends(authorized)],
+        responses=error_responses({401: "No valid admin token"}),
+    )
+
+    @subscriptions.get("")
+    async def subscribed(
+        order: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Subscriptions to shipping updates, newest first (of one order with ``order``), with what each
+        was told: ``queued`` (and the outbox's delivery state), ``skipped`` (and why), or ``known``
+        (the shopper knew it when they said yes). Addresses are masked."""
+        found = await updates.reports(order.strip().lstrip("#") if order else None, limit)
+        return {"subscriptions": [subscription_json(report) for report in found]}
+
+    both = APIRouter()
+    both.include_router(admin)
+    both.include_router(subscriptions)
+    return both
+
+
+def subscription_json(report: SubscriptionReport) -> dict[str, Any]:
+    """A subscription and its notices as the shop sees them: the shopper's address masked."""
+    subscription = report.subscription
+    return {
+        "id": subscription.id,
+        "order_number": subscription.order_number,
+        "channel": subscription.channel,
+        "address": redact(subscription.address),
+        "language": subscription.language,
+        "status": subscription.status.value,
+        "created_at": subscription.created_at.isoformat(),
+        "ends_at": subscription.ends_at.isoformat(),
+        "ended_at": subscription.ended_at.isoformat() if subscription.ended_at else None,
+        "notices": [
+            {
+                "shipment": notice.shipment_key,
+                "event": notice.event,
+                "status": notice.status.value,
+                "detail": notice.detail,
+                "delivery": notice.delivery.value if notice.delivery else None,
+                "at": notice.created_at.isoformat(),
+            }
+            for notice in report.notices
+        ],
+    }

@@ -1,9 +1,10 @@
 """The composition root: the one place that reads the settings and picks the adapter behind every port.
 
 :func:`build_runtime` assembles the core — the database and its stores, the order source, understanding,
-the conversation handler, the outbox with a sender per provider, the ticket desk — and :func:`create_app`
-serves it over HTTP. The console script (``channels/cli.py``) runs on the same runtime. No other module
-of ``channels`` imports the SQL store or SQLAlchemy: the channels get ports and services from here.
+the conversation handler, the outbox with a sender per provider, the ticket desk, the update notifier —
+and :func:`create_app` serves it over HTTP. The console script (``channels/cli.py``) runs on the same
+runtime. No other module of ``channels`` imports the SQL store or SQLAlchemy: the channels get ports and
+services from here.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
 from starlette.responses import JSONResponse, Response
 
-from channels import admin, twilio, web, whatsapp_cloud, widget
+from channels import admin, commerce_webhooks, twilio, unsubscribe, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
 from channels.email.outbound import SmtpSender
@@ -40,6 +41,7 @@ from channels.http_errors import (
 )
 from channels.http_guards import BodyLimit, PathCors, RequestContext
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
+from channels.update_delivery import build_update_renderers
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.engine import Policy
 from lumen_bot.domain.linear_model import ModelFormatError
@@ -48,7 +50,7 @@ from lumen_bot.domain.speech import Speech
 from lumen_bot.llm.prompts import PromptError, load_prompts
 from lumen_bot.locales.voices import load_voices
 from lumen_bot.logs import configure_logging, silence_model_output
-from lumen_bot.metrics import OutboxMetrics, UnderstandingMetrics
+from lumen_bot.metrics import OutboxMetrics, UnderstandingMetrics, UpdateMetrics
 from lumen_bot.orders.http_source import HttpOrderSource
 from lumen_bot.orders.remote import CachedSource, CarrierLinks
 from lumen_bot.orders.shopify import ShopifySource
@@ -63,6 +65,7 @@ from lumen_bot.ports import (
     StoreUnavailable,
     TicketSink,
     TicketStore,
+    UpdateStore,
 )
 from lumen_bot.services.background import Background
 from lumen_bot.services.conversation import ConversationHandler, Limits
@@ -71,6 +74,7 @@ from lumen_bot.services.intake import Intake
 from lumen_bot.services.offline_understanding import TrainedUnderstander
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
+from lumen_bot.services.updates import UpdateNotifier
 from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import Database, make_engine
@@ -80,6 +84,7 @@ from lumen_bot.store.orders import SqlOrderBook, SqlOrderSource
 from lumen_bot.store.outbox import SqlOutboxStore
 from lumen_bot.store.seen_tokens import SqlSeenTokens
 from lumen_bot.store.tickets import SqlTicketStore
+from lumen_bot.store.updates import SqlUpdateStore
 from lumen_bot.trained.language import FastTextLanguages
 from lumen_bot.trained.model_file import load_understanding_model
 
@@ -114,6 +119,10 @@ class Runtime:
     voices: Mapping[str, Speech]
     """The enabled languages' voices, for what channels say outside a conversation."""
     database: Database
+    updates: UpdateNotifier
+    """Proactive shipping updates: the moves of subscribed orders, told through the outbox."""
+    update_store: UpdateStore
+    """The subscriptions to updates and what each was told (the unsubscribe link, the shop's listings)."""
     background: Background = field(default_factory=Background)
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
     """Closes, in reverse order of opening: senders, order source and model clients, the database."""
@@ -143,10 +152,12 @@ def build_runtime(
     understander = build_understander(settings, metrics, resources)
     timezone = ZoneInfo(settings.timezone)
     voices = load_voices(settings.languages, timezone)
-    store = SqlConversationStore(database)
+    store = SqlConversationStore(database, updates_max_days=settings.updates_max_days)
+    orders = orders or build_order_source(settings, database, resources)
+    opt_outs = SqlOptOuts(database)
     handler = ConversationHandler(
         understander=understander,
-        orders=orders or build_order_source(settings, database, resources),
+        orders=orders,
         store=store,
         messages=store,
         failures=store,
@@ -157,6 +168,7 @@ def build_runtime(
             voices=voices,
             default_language=settings.default_language,
             timezone=timezone,
+            update_channels=update_channels(settings),
         ),
         limits=Limits(
             per_conversation=settings.verify_max_failures,
@@ -181,6 +193,20 @@ def build_runtime(
         clock=clock,
     )
     tickets = SqlTicketStore(database)
+    update_store = SqlUpdateStore(database)
+    updates = UpdateNotifier(
+        update_store,
+        # Not through the cache: a webhook says an order moved, often seconds after a conversation read it.
+        orders.uncached if isinstance(orders, CachedSource) else orders,
+        opt_outs,
+        build_update_renderers(settings, voices),
+        voices,
+        default_language=settings.default_language,
+        timezone=timezone,
+        quiet_hours=settings.quiet_hours_span,
+        monitor=UpdateMetrics(metrics),
+        clock=clock,
+    )
     return Runtime(
         settings=settings,
         clock=clock,
@@ -191,13 +217,27 @@ def build_runtime(
         desk=TicketDesk(tickets, outbox, sinks, clock=clock),
         tickets=tickets,
         order_book=SqlOrderBook(database),
-        opt_outs=SqlOptOuts(database),
+        opt_outs=opt_outs,
         seen_tokens=SqlSeenTokens(database),
         metrics=metrics,
         voices=voices,
         database=database,
+        updates=updates,
+        update_store=update_store,
         resources=resources,
     )
+
+
+def update_channels(settings: Settings) -> frozenset[str]:
+    """The channels updates can go out on, as configured: SMS through Twilio's REST API, WhatsApp through
+    the Cloud API or Twilio, email through SMTP from ``LUMEN_EMAIL_FROM`` (a web chat offers email)."""
+    twilio_rest = bool(settings.twilio_account_sid and secret(settings.twilio_auth_token))
+    configured = {
+        "sms": twilio_rest,
+        "whatsapp": twilio_rest or secret(settings.whatsapp_access_token) is not None,
+        email_service.CHANNEL: bool(settings.smtp_host and settings.email_from),
+    }
+    return frozenset(channel for channel, possible in configured.items() if possible)
 
 
 def build_understander(
@@ -301,11 +341,34 @@ def build_senders(settings: Settings) -> dict[str, ReplySender]:
             settings.twilio_auth_token.get_secret_value(),
             settings.twilio_api_url,
         )
+        # WhatsApp updates outside the 24-hour window: an approved content template.
+        senders[twilio.CONTENT_VIA] = twilio.TwilioContentSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_api_url,
+        )
     if (token := secret(settings.whatsapp_access_token)) is not None:
         senders[whatsapp_cloud.VIA] = whatsapp_cloud.GraphSender(settings.whatsapp_graph_url, token)
+        senders[whatsapp_cloud.TEMPLATE_VIA] = whatsapp_cloud.GraphTemplateSender(
+            settings.whatsapp_graph_url, token
+        )
     if (smtp := smtp_sender(settings)) is not None:
         senders[email_service.VIA] = smtp
     return senders
+
+
+def build_shopify_admin(settings: Settings) -> ShopifySource | None:
+    """The Shopify Admin API client (``LUMEN_SHOPIFY_STORE_URL`` and ``LUMEN_SHOPIFY_ACCESS_TOKEN``) that
+    names the orders of fulfillment webhooks and registers them; ``None`` when it is not configured."""
+    token = secret(settings.shopify_access_token)
+    if not settings.shopify_store_url or token is None:
+        return None
+    return ShopifySource(
+        settings.shopify_store_url,
+        token,
+        settings.shopify_api_version,
+        timeout=settings.order_source_timeout_seconds,
+    )
 
 
 def smtp_sender(settings: Settings) -> SmtpSender | None:
@@ -453,6 +516,8 @@ def create_app(
         runtime.background.loop(runtime.outbox.run())
         runtime.background.loop(runtime.desk.run())
         runtime.background.loop(runtime.intake.run())
+        # Subscribed orders are checked again now and then, so a missed webhook only delays an update.
+        runtime.background.loop(runtime.updates.run(settings.updates_poll_seconds))
         try:
             yield
         finally:
@@ -472,7 +537,13 @@ def create_app(
     app.state.outbox = runtime.outbox
     app.state.tickets = runtime.desk
     app.add_middleware(
-        BodyLimit, max_bytes=MAX_BODY_BYTES, larger={"/webhooks/email/": settings.email_max_bytes}
+        BodyLimit,
+        max_bytes=MAX_BODY_BYTES,
+        larger={
+            "/webhooks/email/": settings.email_max_bytes,
+            commerce_webhooks.SHOPIFY_PATH: commerce_webhooks.MAX_BODY_BYTES,
+            commerce_webhooks.WOOCOMMERCE_PATH: commerce_webhooks.MAX_BODY_BYTES,
+        },
     )
     # Inside the CORS layer, so a storefront's widget can read a 503 too.
     app.add_middleware(UnexpectedErrors)
@@ -504,7 +575,9 @@ def create_app(
         # Counts only — understandings by understander, LLM tokens and latency — no personal data.
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(admin.router(runtime.tickets, secret(settings.admin_token), clock))
+    app.include_router(
+        admin.router(runtime.tickets, secret(settings.admin_token), clock, updates=runtime.update_store)
+    )
     app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
     app.include_router(widget.router(settings, runtime.voices))
     app.include_router(
@@ -527,4 +600,27 @@ def create_app(
             clock=clock,
         )
     )
+    # The email updates' one-click unsubscribe link, in the shop's language.
+    app.include_router(
+        unsubscribe.router(runtime.update_store, runtime.voices[settings.default_language], clock)
+    )
+    app.include_router(build_commerce_webhooks(runtime))
     return app
+
+
+def build_commerce_webhooks(runtime: Runtime) -> APIRouter:
+    """``POST /webhooks/shopify`` and ``/webhooks/woocommerce``: the order events the update notifier
+    follows; a route is off when its webhook secret is not set."""
+    settings = runtime.settings
+    shopify_admin = build_shopify_admin(settings) if settings.shopify_webhook_secret else None
+    if shopify_admin is not None:
+        runtime.resources.push_async_callback(shopify_admin.aclose)
+    return commerce_webhooks.router(
+        runtime.updates,
+        runtime.seen_tokens,
+        runtime.background,
+        shopify_secret=secret(settings.shopify_webhook_secret),
+        woocommerce_secret=secret(settings.woocommerce_webhook_secret),
+        shopify_orders=shopify_admin,
+        clock=runtime.clock,
+    )

@@ -15,18 +15,30 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from channels import terminal
-from channels.app import Runtime, build_email_channel, build_runtime, build_understander
+from channels.admin import subscription_json
+from channels.app import (
+    Runtime,
+    build_email_channel,
+    build_runtime,
+    build_shopify_admin,
+    build_understander,
+)
+from channels.commerce_webhooks import SHOPIFY_PATH, SHOPIFY_TOPICS
 from channels.email.inbound import MalformedEmail, ParsedEmail, parse_email
+from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.demo import demo_orders
 from lumen_bot.domain.order_file import ImportFailed, parse_orders
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.tickets import Delivery, Ticket, TicketCategory, TicketStatus, ticket_text
 from lumen_bot.logs import configure_logging
+from lumen_bot.ports import OrderSourceUnavailable
 from lumen_bot.settings import ConfigurationError, Settings, load_settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Clock = utc_now) -> int:
+    """``clock``: the time the commands that change data go by (a test's, to move by hand)."""
     args = _parser().parse_args(argv)
+    args.clock = clock
     # A pipe may carry bytes that are not UTF-8; they become U+FFFD instead of ending the session.
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")
@@ -117,6 +129,23 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("file", help="an RFC 5322 message (.eml), or - for standard input")
     explain.set_defaults(run=_email_explain)
 
+    shopify = commands.add_parser("shopify", help="the Shopify store's order webhooks")
+    shopify_commands = shopify.add_subparsers(dest="shopify_command", required=True)
+    subscribing = shopify_commands.add_parser(
+        "subscribe",
+        help=f"register the order webhooks Lumen follows ({', '.join(SHOPIFY_TOPICS)}) at"
+        f" LUMEN_PUBLIC_URL{SHOPIFY_PATH} through the Admin API (again: nothing changes)",
+    )
+    subscribing.set_defaults(run=_shopify_subscribe)
+
+    updates = commands.add_parser("updates", help="the shoppers' subscriptions to shipping updates")
+    update_commands = updates.add_subparsers(dest="updates_command", required=True)
+    subscriptions = update_commands.add_parser(
+        "list", help="subscriptions, newest first, with what each was told (addresses masked)"
+    )
+    subscriptions.add_argument("--order", help="only the subscriptions to this order number")
+    subscriptions.set_defaults(run=_updates)
+
     tickets = commands.add_parser("tickets", help="escalations for the shop's team")
     ticket_commands = tickets.add_subparsers(dest="tickets_command", required=True)
     listing = ticket_commands.add_parser("list", help="list tickets, newest first")
@@ -149,11 +178,11 @@ def _bounded(limit: int) -> Callable[[str], str]:
     return parse
 
 
-def _on_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+def _on_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]], clock: Clock = utc_now) -> int:
     """``work`` on a runtime built for this command, closed after it."""
 
     async def run() -> int:
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, clock=clock)
         try:
             return await work(runtime)
         finally:
@@ -269,9 +298,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     async def write(runtime: Runtime) -> int:
         print(await runtime.order_book.write(orders))
+        # Shoppers subscribed to these orders hear of what changed: the updates wait in the outbox for
+        # the server's delivery loop (this command sends nothing itself).
+        queued = await runtime.updates.orders_changed([order.number for order in orders])
+        if queued:
+            print(f"Queued {queued} shipping update{'' if queued == 1 else 's'} for subscribed shoppers.")
         return 0
 
-    return _on_runtime(settings, write)
+    return _on_runtime(settings, write, args.clock)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -348,6 +382,75 @@ def _order_number_and_place(email: ParsedEmail, rules: RuleUnderstander) -> tupl
         if number:
             return number, place
     return None, ""
+
+
+def _shopify_subscribe(_args: argparse.Namespace, settings: Settings) -> int:
+    admin = build_shopify_admin(settings)
+    if admin is None:
+        raise ConfigurationError("LUMEN_SHOPIFY_STORE_URL and LUMEN_SHOPIFY_ACCESS_TOKEN must be set")
+    if not settings.public_url:
+        raise ConfigurationError("LUMEN_PUBLIC_URL must be set (where Shopify reaches this server)")
+    address = settings.public_url + SHOPIFY_PATH
+    if not settings.shopify_webhook_secret:
+        print(
+            f"lumen: LUMEN_SHOPIFY_WEBHOOK_SECRET is not set: {SHOPIFY_PATH} is off (404) until it is",
+            file=sys.stderr,
+        )
+
+    async def subscribe() -> int:
+        failed = 0
+        try:
+            for topic, name in SHOPIFY_TOPICS.items():
+                done = await admin.subscribe(name, address)
+                if done.error:
+                    failed += 1
+                    print(f"{topic:<26} failed: {done.error}")
+                else:
+                    state = "already subscribed" if done.existed else f"subscribed ({done.subscription_id})"
+                    print(f"{topic:<26} {state}")
+        except OrderSourceUnavailable as error:
+            print(f"lumen: the Shopify Admin API did not answer: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await admin.aclose()
+        print(f"Shopify sends these to {address}.")
+        return 1 if failed else 0
+
+    return asyncio.run(subscribe())
+
+
+def _updates(args: argparse.Namespace, settings: Settings) -> int:
+    async def listing(runtime: Runtime) -> int:
+        order = args.order.strip().lstrip("#") if args.order else None
+        reports = await runtime.update_store.reports(order)
+        if not reports:
+            print("No subscriptions to updates.")
+        for report in reports:
+            line = subscription_json(report)
+            ended = (
+                f"  ended {report.subscription.ended_at:%Y-%m-%d %H:%M}"
+                if report.subscription.ended_at
+                else ""
+            )
+            print(
+                "  ".join(
+                    (
+                        f"#{line['order_number']:<8}",
+                        f"{line['channel']:<8}",
+                        f"{line['address']:<24}",
+                        f"{line['status']:<8}",
+                        f"since {report.subscription.created_at:%Y-%m-%d %H:%M}{ended}",
+                    )
+                )
+            )
+            for notice in line["notices"]:
+                why = notice["detail"] or notice["delivery"] or ""
+                print(
+                    f"    {notice['event']:<28} {notice['status']:<8} {why}  ({notice['shipment']})".rstrip()
+                )
+        return 0
+
+    return _on_runtime(settings, listing)
 
 
 def _tickets(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,10 +44,14 @@ from lumen_bot.settings import Settings
 log = logging.getLogger(__name__)
 
 VIA = "twilio"
+CONTENT_VIA = "twilio_content"
+"""The outbox's name for a content template sent through the Messages API (:class:`TwilioContentSender`)."""
 WHATSAPP_PREFIX = "whatsapp:"
 # Twilio's standard keywords, matched against the whole message.
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "YES", "UNSTOP"})
+ANSWERS = frozenset({"YES"})
+"""Opt-in keywords that are also a shopper's answer to a question Lumen asked."""
 HELP = frozenset({"HELP", "INFO"})
 # Twilio allows 1,600 characters in a WhatsApp message body.
 WHATSAPP_LIMIT = 1600
@@ -65,9 +69,10 @@ class TwilioRestSender:
         self._client.api.base_url = api_url
 
     async def send(self, sender: str, recipient: str, text: str) -> str | None:
+        content = self._content(text)
         try:
             message = await to_thread.run_sync(
-                lambda: self._client.messages.create(from_=sender, to=recipient, body=text)
+                lambda: self._client.messages.create(from_=sender, to=recipient, **content)
             )
         except TwilioRestException as error:
             if error.code == _OPTED_OUT:
@@ -85,6 +90,31 @@ class TwilioRestSender:
         session = getattr(self._client.http_client, "session", None)
         if session is not None:
             session.close()
+
+    def _content(self, text: str) -> dict[str, str]:
+        """The Messages API's fields for what the outbox stored: here, the text itself."""
+        return {"body": text}
+
+
+class TwilioContentSender(TwilioRestSender):
+    """Sends an approved content template (``ContentSid`` and ``ContentVariables`` on the Messages API):
+    what WhatsApp takes outside the 24-hour window. The outbox stores :func:`content_body`'s JSON."""
+
+    def _content(self, text: str) -> dict[str, str]:
+        try:
+            content = json.loads(text)
+            sid, variables = content["content_sid"], content["content_variables"]
+        except (ValueError, LookupError, TypeError) as error:
+            raise SendFailed("not a stored content template", permanent=True) from error
+        if not isinstance(sid, str) or not isinstance(variables, dict):
+            raise SendFailed("not a stored content template", permanent=True)
+        return {"content_sid": sid, "content_variables": json.dumps(variables, ensure_ascii=False)}
+
+
+def content_body(content_sid: str, variables: Mapping[str, str]) -> str:
+    """What the outbox stores for :class:`TwilioContentSender`: the template and its variables
+    (``{"1": …}`` for the template's ``{{1}}``)."""
+    return json.dumps({"content_sid": content_sid, "content_variables": dict(variables)}, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +190,13 @@ def router(
         if keyword in OPT_OUT:
             await opt_outs.opt_out(inbound.channel, inbound.address, clock())
             return _twiml([])  # Twilio sends the opt-out confirmation itself
-        if keyword in OPT_IN:
+        opted_out = await opt_outs.is_opted_out(inbound.channel, inbound.address)
+        # "YES" opts back in only a number that opted out; from any other it answers Lumen's question
+        # (updates about the order?).
+        if keyword in OPT_IN and (opted_out or keyword not in ANSWERS):
             await opt_outs.opt_in(inbound.channel, inbound.address)
             return _twiml([])
-        if await opt_outs.is_opted_out(inbound.channel, inbound.address):
+        if opted_out:
             return _twiml([])
         if keyword in HELP:
             return _twiml([_help_text(settings, say)])
@@ -177,6 +210,7 @@ def router(
             raw=dict(form),
             unreadable=inbound.media_count > 0 and not inbound.body.strip(),
             contact_address=inbound.address,
+            reply_from=inbound.to,
         )
         route = ReplyRoute(VIA, inbound.to, inbound.sender, form=inbound.channel)
         [lease] = await intake.accept([Accepted(message, route)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
 VIA = "whatsapp_cloud"
+TEMPLATE_VIA = "whatsapp_cloud_template"
+"""The outbox's name for a message template sent through the Graph API (:class:`GraphTemplateSender`)."""
 PATH = "/webhooks/whatsapp"
 # WhatsApp's limit on the body of one text message.
 MAX_REPLY_LENGTH = 4096
@@ -132,8 +135,7 @@ class GraphSender:
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": recipient,
-            "type": "text",
-            "text": {"body": text, "preview_url": False},
+            **self._content(text),
         }
         try:
             response = await self._client.post(f"{quote(sender, safe='')}/messages", json=payload)
@@ -145,6 +147,37 @@ class GraphSender:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def _content(self, text: str) -> dict[str, Any]:
+        """The message's type and content for what the outbox stored: here, the text itself."""
+        return {"type": "text", "text": {"body": text, "preview_url": False}}
+
+
+class GraphTemplateSender(GraphSender):
+    """Sends an approved message template (``"type": "template"``): what WhatsApp takes outside the
+    24-hour customer service window. The outbox stores :func:`template_body`'s JSON."""
+
+    def _content(self, text: str) -> dict[str, Any]:
+        try:
+            template = json.loads(text)
+        except ValueError as error:
+            raise SendFailed("not a stored message template", permanent=True) from error
+        if not isinstance(template, dict) or not isinstance(template.get("name"), str):
+            raise SendFailed("not a stored message template", permanent=True)
+        return {"type": "template", "template": template}
+
+
+def template_body(name: str, language: str, body_parameters: Sequence[str]) -> str:
+    """What the outbox stores for :class:`GraphTemplateSender`: Meta's ``template`` object, the body's
+    ``{{1}}``, ``{{2}}`` … filled with ``body_parameters`` as text parameters."""
+    template = {
+        "name": name,
+        "language": {"code": language},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": value} for value in body_parameters]}
+        ],
+    }
+    return json.dumps(template, ensure_ascii=False)
 
 
 def _sent_message_id(response: httpx.Response) -> str | None:
@@ -271,6 +304,7 @@ def _webhook(
             raw=message._raw,
             unreadable=body is None,
             contact_address="+" + message.sender,
+            reply_from=business_number,
         )
         return Accepted(inbound, ReplyRoute(VIA, business_number, message.sender, form=VIA))
 

@@ -1,5 +1,5 @@
 """Counters for ``GET /metrics`` (Prometheus): who understood each message, LLM tokens and latency,
-outgoing messages given up.
+outgoing messages given up, shipping updates queued and skipped.
 
 Counts only — never a message's content or anything that names a shopper."""
 
@@ -57,3 +57,28 @@ class OutboxMetrics:
 
     def given_up(self, via: str, status: DeliveryStatus) -> None:
         self.messages_given_up.labels(via, status.value).inc()
+
+
+class UpdateMetrics:
+    """Implements the ``UpdateMonitor`` port on a Prometheus registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.updates_queued = Counter(
+            "lumen_updates_queued",
+            "Proactive shipping updates stored in the outbox, by channel and milestone.",
+            ["channel", "milestone"],
+            registry=registry,
+        )
+        self.updates_skipped = Counter(
+            "lumen_updates_skipped",
+            "Milestones of subscribed orders deliberately not told (superseded, opted out, no WhatsApp"
+            " template …), by channel and reason.",
+            ["channel", "reason"],
+            registry=registry,
+        )
+
+    def queued(self, channel: str, milestone: str) -> None:
+        self.updates_queued.labels(channel, milestone).inc()
+
+    def skipped(self, channel: str, reason: str) -> None:
+        self.updates_skipped.labels(channel, reason).inc()

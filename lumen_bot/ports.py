@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from lumen_bot.domain.engine import ConversationState, Effect
@@ -436,4 +437,170 @@ class SeenTokens(Protocol):
 
     async def first_use(self, provider: str, token: str, now: datetime) -> bool:
         """Record ``token``; ``False`` when it was used before."""
+        ...
+
+
+# --- Proactive updates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateNote:
+    """One update to send, as the notifier decided it."""
+
+    subscription_id: int
+    channel: str
+    """``sms``, ``whatsapp`` or ``email``: the subscription's channel."""
+    address: str
+    """The shopper's phone number, WhatsApp id or email address."""
+    shop_address: str | None
+    """``InboundMessage.reply_from`` of the subscribing conversation; ``None``: the channel's default."""
+    language: str
+    reply: Reply
+    """The update's text, channel-neutral, in ``language``."""
+    milestone: str
+    """A ``domain.updates.Milestone`` value."""
+    order_number: str
+    in_session_window: bool
+    """WhatsApp: the shopper wrote within the last 24 hours, so free text may be sent."""
+    thread_message_id: str | None
+    """Email: the Message-ID of the shopper's last email, for In-Reply-To."""
+    unsubscribe_token: str
+
+
+class UpdateRenderer(Protocol):
+    def render(self, note: UpdateNote) -> Outgoing | str:
+        """The message that carries ``note`` on its channel, or why it cannot be sent (a ``str``, e.g.
+        "outside the 24-hour window and no template")."""
+        ...
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    """The shopper said stop (STOP UPDATES, the email's unsubscribe link, an SMS/WhatsApp STOP)."""
+    SETTLED = "settled"
+    """Every shipment delivered or cancelled."""
+    EXPIRED = "expired"
+    """``LUMEN_UPDATES_MAX_DAYS`` passed."""
+
+
+class NoticeStatus(StrEnum):
+    KNOWN = "known"
+    """The shopper knew it when they subscribed."""
+    QUEUED = "queued"
+    """In the outbox."""
+    SKIPPED = "skipped"
+    """Deliberately not sent (the detail says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A shopper's yes to updates about one order on one channel."""
+
+    id: int
+    conversation_id: int
+    order_number: str
+    channel: str
+    address: str
+    shop_address: str | None
+    language: str
+    status: SubscriptionStatus
+    unsubscribe_token: str
+    created_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotice:
+    """A milestone to record for a subscription: queued with its message, or skipped with why."""
+
+    shipment_key: str
+    event: str
+    """``updates.Reached.key``'s second half."""
+    status: NoticeStatus
+    detail: str | None = None
+    message: Outgoing | None = None
+    """The update to store in the outbox (``queued`` only)."""
+    not_before: datetime | None = None
+    """Held in the outbox until then (quiet hours); ``None``: due at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A milestone recorded for a subscription, with its message's delivery state when it was queued."""
+
+    shipment_key: str
+    event: str
+    status: NoticeStatus
+    detail: str | None
+    created_at: datetime
+    delivery: DeliveryStatus | None = None
+    """The outbox's state of the update (``pending``, ``sent``, ``failed``, ``dropped``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionReport:
+    """A subscription and what it was told, for the shop (``lumen updates list``, ``GET /api/updates``)."""
+
+    subscription: Subscription
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationContact:
+    """What an update needs from the conversation that subscribed."""
+
+    last_inbound_at: datetime | None
+    """When the shopper last wrote (WhatsApp's 24-hour window)."""
+    last_email_message_id: str | None
+    """The Message-ID of the shopper's last email, to reply in its thread."""
+
+
+class UpdateStore(Protocol):
+    """Subscriptions to updates and the milestones told to each."""
+
+    async def active(self, order_numbers: Sequence[str] | None = None) -> list[Subscription]:
+        """Active subscriptions to ``order_numbers`` (every order's when ``None``), oldest first."""
+        ...
+
+    async def recorded(self, subscription_id: int) -> set[tuple[str, str]]:
+        """The ``(shipment_key, event)`` of every milestone recorded for the subscription (known, queued
+        or skipped): none of them is ever told again."""
+        ...
+
+    async def record(
+        self, subscription_id: int, notices: Sequence[NewNotice], now: datetime
+    ) -> list[int] | None:
+        """Record ``notices`` and store their messages in the outbox, in one transaction; the outbox ids.
+
+        ``None``, and nothing written, when the subscription is no longer active or any of the notices
+        was recorded before (another worker got there first): so racing workers send an update once."""
+        ...
+
+    async def end(self, subscription_id: int, status: SubscriptionStatus, now: datetime) -> None:
+        """End an active subscription (``settled``, ``expired``, ``stopped``); an ended one stays as is."""
+        ...
+
+    async def stop_by_token(self, token: str, now: datetime) -> bool:
+        """Stop the subscription of an unsubscribe link; ``True`` also when it had ended already,
+        ``False`` when no subscription has that token."""
+        ...
+
+    async def contact(self, conversation_id: int) -> ConversationContact:
+        """When the shopper last wrote in the conversation, and their last email's Message-ID."""
+        ...
+
+    async def reports(self, order_number: str | None = None, limit: int = 100) -> list[SubscriptionReport]:
+        """Subscriptions (to ``order_number``, or to any order) with their notices, newest first."""
+        ...
+
+
+class UpdateMonitor(Protocol):
+    def queued(self, channel: str, milestone: str) -> None:
+        """Count one update stored in the outbox."""
+        ...
+
+    def skipped(self, channel: str, reason: str) -> None:
+        """Count one milestone deliberately not told (superseded, opted out, no template …)."""
         ...

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN
+from lumen_bot.domain.quiet_hours import QuietHours
 from lumen_bot.domain.speech import LANGUAGES, Language
 
 
@@ -124,6 +125,11 @@ class Settings(BaseSettings):
     woocommerce_consumer_secret: SecretStr | None = None
     order_http_url: str | None = None
     order_http_token: SecretStr | None = None
+    # The keys the platforms sign their order webhooks with (POST /webhooks/shopify, /webhooks/woocommerce):
+    # Shopify's app client secret, the secret given when creating the WooCommerce webhook. Unset, the
+    # route is off (404).
+    shopify_webhook_secret: SecretStr | None = None
+    woocommerce_webhook_secret: SecretStr | None = None
 
     # The admin routes (GET /api/tickets …) answer only with "Authorization: Bearer <this>".
     admin_token: SecretStr | None = None
@@ -138,6 +144,24 @@ class Settings(BaseSettings):
     # A ticket a sink does not take is retried with backoff (every 15 minutes at most) for this long from
     # when it was stored, so a sink down for hours still gets it; then `lumen tickets redeliver`.
     ticket_delivery_retry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+    # Proactive shipping updates (see README "Proactive updates"): subscribed orders are checked again
+    # every this many seconds, so a missed webhook only delays an update.
+    updates_poll_seconds: float = Field(default=900.0, ge=1, le=24 * 3600)
+    # A subscription ends this many days after the shopper said yes, if the order has not settled.
+    updates_max_days: int = Field(default=30, ge=1, le=365)
+    # No SMS update goes out in these hours of LUMEN_TIMEZONE ("21:00-08:00"; empty: none): held until
+    # they end.
+    quiet_hours: str = ""
+    # WhatsApp outside the 24-hour window: an approved template (Cloud API: its name and language;
+    # Twilio: its Content SID). Without one the update is skipped and recorded.
+    whatsapp_update_template: str = ""
+    # Empty: the template in the update's own language (the shopper's), approved under the same name.
+    whatsapp_update_template_language: str = ""
+    twilio_update_content_sid: str = ""
+    # Where shoppers reach Lumen (the email update's one-click unsubscribe link); empty: the
+    # LUMEN_PUBLIC_BASE_URL.
+    public_url: str = ""
 
     # Any OpenAI-compatible server: OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp (LUMEN_LLM_BASE_URL).
     llm_model: str | None = None
@@ -193,6 +217,47 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"not an IANA timezone such as Europe/Madrid: {value!r}") from error
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value.strip()
+
+    @field_validator("whatsapp_update_template_language")
+    @classmethod
+    def _template_language(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", value):
+            raise ValueError(f"not a WhatsApp template language code such as en or pt_BR: {value!r}")
+        return value
+
+    @field_validator("twilio_update_content_sid")
+    @classmethod
+    def _content_sid(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"HX[0-9a-fA-F]{32}", value):
+            raise ValueError(f"not a Twilio Content SID (HX and 32 hex digits): {value!r}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parsed = urlsplit(value)
+        if value and (parsed.scheme not in ("http", "https") or not parsed.netloc):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _public_url_default(self) -> Settings:
+        if not self.public_url and self.public_base_url:
+            self.public_url = self.public_base_url.strip().rstrip("/")
+        return self
+
+    @property
+    def quiet_hours_span(self) -> QuietHours | None:
+        """``LUMEN_QUIET_HOURS`` parsed (validated at start-up)."""
+        return QuietHours.parse(self.quiet_hours)
 
     @model_validator(mode="after")
     def _default_language_enabled(self) -> Settings:

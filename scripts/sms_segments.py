@@ -98,6 +98,15 @@ def every_reply(say: Speech) -> list[Reply]:
         replies.locked(say, SUPPORT),
         replies.unavailable(say, SUPPORT),
         replies.confirm_ticket(say),
+        replies.offer_updates(say, email=None),
+        *(
+            replies.updates_subscribed(say, "LUM-1000042", channel=channel, email=None)
+            for channel in ("sms", "whatsapp", "email")
+        ),
+        replies.updates_declined(say),
+        *(replies.updates_stopped(say, number) for number in (None, "LUM-1000042")),
+        replies.updates_settled(say, "LUM-1000042"),
+        replies.updates_not_here(say),
     ]
 
 

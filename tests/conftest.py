@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from channels.app import Runtime, build_runtime, create_app
+from lumen_bot.domain.engine import Policy
 from lumen_bot.domain.messages import InboundMessage, Reply, ReplyKind
 from lumen_bot.domain.speech import LANGUAGES
 from lumen_bot.locales.voices import load_voices
@@ -46,6 +47,15 @@ from lumen_bot.store.orders import import_file
 T = TypeVar("T")
 #: Every language's voice, with dates in UTC, for tests of replies without a runtime.
 VOICES = load_voices(LANGUAGES, UTC)
+# The engine's policy in its tests: Acme, English by default, a 30-minute session.
+ENGINE_POLICY = Policy(
+    shop_name="Acme",
+    support_contact="help@acme.example",
+    idle_after=timedelta(minutes=30),
+    voices=VOICES,
+    default_language="en",
+    timezone=UTC,
+)
 ENGLISH = VOICES["en"]
 POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -297,6 +307,24 @@ def provider_api() -> Iterator[ProviderApi]:
     with LiveServer(api.asgi()) as client:
         api.url = str(client.base_url).rstrip("/")
         yield api
+
+
+TWILIO_TOKEN = "twilio-test-auth-token"
+TWILIO_SID = "AC" + "0" * 32
+PUBLIC_BASE_URL = "https://lumen.example.com"
+
+
+@pytest.fixture
+def twilio_settings(settings: Settings, provider_api: ProviderApi) -> Settings:
+    """Twilio signing with ``TWILIO_TOKEN`` at ``PUBLIC_BASE_URL``, its REST API at ``provider_api``."""
+    return settings.model_copy(
+        update={
+            "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+            "twilio_account_sid": TWILIO_SID,
+            "public_base_url": PUBLIC_BASE_URL,
+            "twilio_api_url": provider_api.url,
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATED = [language for language in LANGUAGES if language != "en"]
 PLACEHOLDER = re.compile(r"\{\w+\}")
 # The same in a language as in English, on purpose.
-SAME_AS_ENGLISH = {"de": {"Ref {reference}."}, "fr": {"Message", "Conversation", "Suggestions"}}
+SAME_AS_ENGLISH = {"de": {"Ref {reference}."}, "es": {"No"}, "fr": {"Message", "Conversation", "Suggestions"}}
 TUESDAY = date(2026, 12, 1)
 
 

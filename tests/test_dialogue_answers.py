@@ -35,6 +35,11 @@ def test_a_when_question_leads_with_the_date(chat):
     assert answer.count("December 1") == 1
 
 
+def test_a_when_question_about_a_parcel_past_its_date_says_it_is_late(chat):
+    answer = chat("when will order 5005 arrive? late@example.net")
+    assert answer.startswith("I'm sorry — order #5005 is running late: it was expected by Friday, Nov")
+
+
 def test_an_order_without_a_shipment_says_it_has_not_shipped(chat):
     answer = chat(f"status of order 3003 {JANE}")
     assert "is being prepared and hasn't shipped yet" in answer

@@ -7,22 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lumen_bot.domain import engine
-from lumen_bot.domain.engine import ConversationState, Escalate, Facts, Phase, Plan, Policy, RecordFailure
+from lumen_bot.domain.engine import ConversationState, Escalate, Facts, Phase, Plan, RecordFailure
 from lumen_bot.domain.identifiers import email_digest
 from lumen_bot.domain.messages import ReplyKind
 from lumen_bot.domain.orders import Order, OrderStatus
 from lumen_bot.domain.understanding import Intent, Topic, Understanding
-from tests.conftest import VOICES
+from tests.conftest import ENGINE_POLICY, VOICES
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
-POLICY = Policy(
-    shop_name="Acme",
-    support_contact="help@acme.example",
-    idle_after=timedelta(minutes=30),
-    voices=VOICES,
-    default_language="en",
-    timezone=UTC,
-)
+POLICY = ENGINE_POLICY
 ORDER = Order(number="1042", email="Jane@Example.com", status=OrderStatus.PROCESSING)
 
 

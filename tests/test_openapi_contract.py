@@ -31,6 +31,7 @@ TWILIO_TOKEN = "twilio-token"
 PUBLIC = "https://lumen.example.com"
 APP_SECRET = "whatsapp-app-secret"
 EMAIL_SECRET = "inbound-email-secret"
+SHOPIFY_SECRET = "shopify-secret"
 EMAIL = {"Authorization": "Basic " + base64.b64encode(f"lumen:{EMAIL_SECRET}".encode()).decode()}
 JSON = {"content-type": "application/json"}
 TOO_LARGE = b"x" * (300 * 1024)
@@ -48,6 +49,8 @@ def app(settings, orders, clock) -> FastAPI:
         "inbound_email_secret": SecretStr(EMAIL_SECRET),
         "mailgun_signing_key": SecretStr("mailgun-key"),
         "email_max_bytes": 64 * 1024,
+        "shopify_webhook_secret": SecretStr(SHOPIFY_SECRET),
+        "woocommerce_webhook_secret": SecretStr("woocommerce-secret"),
         # One message a minute, so that the second one is refused.
         "chat_rate_limit": "1/minute",
         "chat_rate_limit_per_client": "1/minute",
@@ -63,6 +66,16 @@ def twilio_post(http: httpx.Client, params: dict[str, str]) -> httpx.Response:
 def whatsapp_post(http: httpx.Client, body: bytes) -> httpx.Response:
     signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return http.post("/webhooks/whatsapp", content=body, headers={**JSON, "X-Hub-Signature-256": signature})
+
+
+def shopify_post(http: httpx.Client, body: bytes) -> httpx.Response:
+    digest = hmac.new(SHOPIFY_SECRET.encode(), body, hashlib.sha256).digest()
+    headers = {
+        **JSON,
+        "X-Shopify-Topic": "orders/updated",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+    }
+    return http.post("/webhooks/shopify", content=body, headers=headers)
 
 
 def chunks() -> Iterator[bytes]:
@@ -280,6 +293,34 @@ ERRORS: dict[str, tuple[str, str, int, Produce]] = {
         "/webhooks/email/postmark",
         400,
         lambda http, _app, _mp: http.post("/webhooks/email/postmark", content=b"{nope", headers=EMAIL),
+    ),
+    "shopify: a forged signature": (
+        "post",
+        "/webhooks/shopify",
+        401,
+        lambda http, _app, _mp: http.post(
+            "/webhooks/shopify", content=b"{}", headers={**JSON, "X-Shopify-Hmac-Sha256": "forged"}
+        ),
+    ),
+    "shopify: signed, not JSON": (
+        "post",
+        "/webhooks/shopify",
+        400,
+        lambda http, _app, _mp: shopify_post(http, b"{nope"),
+    ),
+    "shopify: an oversized body": (
+        "post",
+        "/webhooks/shopify",
+        413,
+        lambda http, _app, _mp: http.post(
+            "/webhooks/shopify", content=b"x" * (2 * 1024 * 1024 + 1), headers=JSON
+        ),
+    ),
+    "woocommerce: no signature": (
+        "post",
+        "/webhooks/woocommerce",
+        401,
+        lambda http, _app, _mp: http.post("/webhooks/woocommerce", content=b"{}", headers=JSON),
     ),
     "mailgun: no signature": (
         "post",

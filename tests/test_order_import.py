@@ -24,7 +24,7 @@ JANE = (
     "1042,jane.doe@example.com,shipped,2026-11-24,UPS,1Z999AA10123456784,"
     "https://www.ups.com/track?tracknum=1Z999AA10123456784,2026-12-01,Jane Doe"
 )
-STATUSES = "processing, partially_shipped, shipped, out_for_delivery, delivered, cancelled"
+STATUSES = "processing, partially_shipped, shipped, out_for_delivery, delivered, exception, cancelled"
 
 
 def write(tmp_path: Path, *lines: str, name: str = "orders.csv") -> Path:

@@ -17,18 +17,18 @@ from twilio.request_validator import HMAC_SHA256, SIGNATURE_SETTINGS_HEADER, Req
 
 from channels.app import create_app
 from channels.sms_text import segment_count, to_gsm7
-from lumen_bot.store.tables import MessageRow, OutboundRow, VerificationFailureRow
+from lumen_bot.store.tables import MessageRow, OutboundRow, UpdateSubscriptionRow, VerificationFailureRow
 from lumen_bot.store.tickets import list_tickets
-from tests.conftest import LiveServer, eventually
+from tests.conftest import PUBLIC_BASE_URL, TWILIO_SID, TWILIO_TOKEN, LiveServer, eventually
 
 # The channel's protocol, on SQLite: several workers on PostgreSQL taking the same deliveries are tested
 # in test_faults_two_processes.py, test_redelivery.py and test_concurrent_turns.py.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-TOKEN = "twilio-test-auth-token"
+TOKEN = TWILIO_TOKEN
 SHARED_KEY = "twilio-test-shared-key"
-SID = "AC" + "0" * 32
-PUBLIC = "https://lumen.example.com"
+SID = TWILIO_SID
+PUBLIC = PUBLIC_BASE_URL
 SHOP_NUMBER = "+15550001000"
 SHOPPER = "+15557654321"
 JANE = "jane.doe@example.com"
@@ -82,18 +82,6 @@ def messages(response) -> list[str]:
 def count_rows(engine, table) -> int:
     with engine.connect() as connection:
         return connection.execute(select(func.count()).select_from(table)).scalar()
-
-
-@pytest.fixture
-def twilio_settings(settings, provider_api):
-    return settings.model_copy(
-        update={
-            "twilio_auth_token": SecretStr(TOKEN),
-            "twilio_account_sid": SID,
-            "public_base_url": PUBLIC,
-            "twilio_api_url": provider_api.url,
-        }
-    )
 
 
 @pytest.fixture
@@ -249,6 +237,23 @@ def test_an_opted_out_number_gets_no_reply_until_it_opts_in(twilio):
     assert twilio.say("where is order 1042") == []
     assert twilio.say("START") == []
     assert "email" in twilio.say("where is order 1042")[0]
+
+
+def test_yes_opts_back_in_only_a_number_that_opted_out(twilio):
+    twilio.say("STOP")
+    assert twilio.say("YES") == []
+    assert "email" in twilio.say("where is order 1042")[0]
+
+
+def test_yes_from_any_other_number_answers_the_offer_of_updates(twilio, orders):
+    twilio.say("where is order 1042")
+    [answer] = twilio.say(JANE)
+    assert answer.endswith("Want me to message you here when it's out for delivery or delivered?")
+
+    [confirmation] = twilio.say("YES")
+
+    assert "reply STOP UPDATES" in confirmation
+    assert count_rows(orders, UpdateSubscriptionRow) == 1
 
 
 def test_cancel_my_order_is_a_request_not_an_opt_out(twilio):

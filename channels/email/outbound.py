@@ -12,6 +12,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.errors import HeaderParseError
@@ -63,10 +64,10 @@ _LINK_STYLE = "color:#0b57d0;text-decoration:underline;word-break:break-all;"
 
 
 class _MessageIdsHeader(UnstructuredHeader):
-    """In-Reply-To and References: folded between ids and never encoded.
+    """In-Reply-To, References and List-Unsubscribe: folded between ids (or ``<URL>``s), never encoded.
 
     The email package folds these as free text and turns an id longer than a line into RFC 2047
-    encoded words, which no mail client matches to the message it replies to.
+    encoded words, which no mail client matches to the message it replies to (nor reads as a link).
     """
 
     def fold(self, *, policy: Policy) -> str:
@@ -84,6 +85,7 @@ def _policy() -> Policy:
     headers = HeaderRegistry()
     headers.map_to_type("in-reply-to", _MessageIdsHeader)
     headers.map_to_type("references", _MessageIdsHeader)
+    headers.map_to_type("list-unsubscribe", _MessageIdsHeader)
     return email_policy.SMTP.clone(header_factory=headers)
 
 
@@ -100,6 +102,7 @@ def compose_reply(
     from_address: str,
     shop_name: str,
     default_subject: str = DEFAULT_SUBJECT,
+    update: Unsubscribe | None = None,
 ) -> EmailMessage:
     """The reply to a shopper's email, threaded under it: ``Re:`` subject, In-Reply-To and References.
 
@@ -107,12 +110,18 @@ def compose_reply(
     that are not valid msg-ids are left out. The message is 7-bit ASCII: non-ASCII names and subjects are
     RFC 2047 encoded, the bodies quoted-printable. Raises ``ValueError`` when ``to`` or ``from_address``
     is not an address a reply can be written to.
+
+    With ``update``, it is an update the shopper asked for rather than a reply: ``subject`` is used as
+    it is, ``Auto-Submitted: auto-generated`` and one-click unsubscribe (RFC 8058) to ``update.url``.
     """
     message = EmailMessage(policy=_POLICY)
     shop = _address(from_address, display_name=_one_line(shop_name))
     message["From"] = shop
     message["To"] = _address(to)
-    message["Subject"] = _reply_subject(subject, default_subject)
+    if update is None:
+        message["Subject"] = _reply_subject(subject, default_subject)
+    else:
+        message["Subject"] = _one_line(subject)[:_MAX_SUBJECT_CHARACTERS].strip() or default_subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=shop.domain)
     parent = _msg_id(message_id) if message_id else None
@@ -123,14 +132,26 @@ def compose_reply(
         message["References"] = " ".join(thread)
     # RFC 3834: marks the message as automatic, so well-behaved responders do not answer it; the
     # Microsoft header asks Exchange and Outlook for the same (no out-of-office, no auto-reply).
-    message["Auto-Submitted"] = "auto-replied"
+    message["Auto-Submitted"] = "auto-replied" if update is None else "auto-generated"
     message["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+    if update is not None:
+        # RFC 8058: a mail client's unsubscribe button POSTs "List-Unsubscribe=One-Click" to the URL.
+        message["List-Unsubscribe"] = f"<{update.url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     blocks = [_lines(reply) for reply in replies]
     plain = "\n\n".join("\n".join(lines) for lines in blocks if lines)
     message.set_content(plain, subtype="plain", charset="utf-8", cte="quoted-printable")
     html_body = _html(replies, blocks, title=str(message["Subject"]))
     message.add_alternative(html_body, subtype="html", charset="utf-8", cte="quoted-printable")
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """How the shopper stops the updates an email brings: a link that works without a login."""
+
+    url: str
+    """``https://…``; a POST of ``List-Unsubscribe=One-Click`` to it unsubscribes (RFC 8058)."""
 
 
 class SmtpSender:

@@ -14,6 +14,15 @@ States (``Phase``) and transitions::
     any ──out of scope / wants a person───────► unchanged + ticket (opened, or added to)
     any ──a vague request for the team────────► CONFIRMING_TICKET       (one question: pass it on?)
     CONFIRMING_TICKET ──yes / no / other──────► IDLE + ticket / IDLE / as from IDLE
+    AWAITING_EMAIL ──email matches, order not ► OFFERING_UPDATES        (answer, then: message you when it
+                     settled, updates possible                            moves? once per order)
+    OFFERING_UPDATES ──yes / no / other───────► IDLE + Subscribe / IDLE / as from IDLE
+    any ──"notify me", an order verified──────► IDLE + Subscribe        (the current or the named order)
+    any ──"notify me", none verified──────────► the order flow          (subscribed right after the answer)
+    any ──"stop updates"──────────────────────► IDLE + Unsubscribe      (the named order, else all of them)
+
+Updates go out on the conversation's channel when it can carry them (``Policy.update_channels``); from a
+web chat, which cannot reach a closed browser, by email to the verified order's address.
 """
 
 from __future__ import annotations
@@ -21,15 +30,16 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from lumen_bot.domain import replies, tickets
+from lumen_bot.domain import replies, tickets, updates
 from lumen_bot.domain.identifiers import email_digest
 from lumen_bot.domain.messages import Reply
 from lumen_bot.domain.orders import Order
+from lumen_bot.domain.redaction import redact
 from lumen_bot.domain.speech import Speech
 from lumen_bot.domain.tickets import TicketCategory
 from lumen_bot.domain.understanding import ORDER_QUESTIONS, SMALL_TALK, Intent, Question, Topic, Understanding
@@ -40,6 +50,7 @@ class Phase(StrEnum):
     AWAITING_ORDER_NUMBER = "awaiting_order_number"
     AWAITING_EMAIL = "awaiting_email"
     CONFIRMING_TICKET = "confirming_ticket"
+    OFFERING_UPDATES = "offering_updates"
 
 
 class ConversationState(BaseModel):
@@ -59,6 +70,14 @@ class ConversationState(BaseModel):
     """The verified order the conversation is about, for follow-ups without a number."""
     pending_category: TicketCategory | None = None
     """The request the bot offered to pass to the team, while it waits for a yes or no."""
+    offered_order: str | None = None
+    """The verified order the bot offered updates about, while it waits for a yes or no."""
+    offered_orders: tuple[str, ...] = ()
+    """Orders offered updates already: the offer is made once per order and conversation."""
+    subscribed_orders: tuple[str, ...] = ()
+    """Orders this conversation asked updates about (and has not stopped)."""
+    subscribe_after: bool = False
+    """The shopper asked for updates before verifying an order: subscribe once it is verified."""
     last_activity: datetime | None = None
     language: str | None = None
     """The language the conversation is held in (ISO 639-1); ``None`` before the first message."""
@@ -73,6 +92,7 @@ _QUESTIONS = {
     Phase.AWAITING_ORDER_NUMBER: Question.ORDER_NUMBER,
     Phase.AWAITING_EMAIL: Question.EMAIL,
     Phase.CONFIRMING_TICKET: Question.CONFIRM_TICKET,
+    Phase.OFFERING_UPDATES: Question.OFFER_UPDATES,
 }
 
 
@@ -100,7 +120,38 @@ class Escalate:
     """The language the shopper writes in."""
 
 
-Effect = RecordFailure | Escalate
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """The shopper said yes to updates: message them when the order moves (see ``domain.updates``)."""
+
+    order_number: str
+    """Always an order verified in this conversation."""
+    channel: str
+    """The channel the updates go out on: the conversation's, or ``email`` for a web chat."""
+    address: str
+    """Where on that channel: the shopper's phone number or WhatsApp id, or an email address."""
+    language: str
+    told: tuple[tuple[str, str], ...]
+    """The milestones the shopper already knows (``updates.Reached.key``): never sent as news."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """The shopper asked to stop updates about one order, or (``None``) every order of the conversation."""
+
+    order_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """An order answer told a subscribed shopper what an update would: it is not news any more."""
+
+    order_number: str
+    told: tuple[tuple[str, str], ...]
+    """As :attr:`Subscribe.told`."""
+
+
+Effect = RecordFailure | Escalate | Subscribe | Unsubscribe | Told
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +165,9 @@ class Policy:
     """For a first message that says too little to tell, and for any language not enabled."""
     timezone: tzinfo
     """The shop's: "today" (is a parcel late?) and dates are the shop's."""
+    update_channels: frozenset[str] = frozenset()
+    """The channels proactive updates can go out on (``sms``, ``whatsapp``, ``email``): offered there,
+    and from a web chat by email when ``email`` is one. Empty: updates are never offered."""
 
     def voice(self, language: str | None) -> Speech:
         return self.voices.get(language or self.default_language) or self.voices[self.default_language]
@@ -141,6 +195,7 @@ class Facts:
     """Verification attempts left in the window: the least of the conversation's, the order number's
     and the email address's."""
     channel: str = ""
+    """The channel the message came on (always filled)."""
     contact_address: str | None = None
     """Where the channel can reach the shopper later (:attr:`InboundMessage.contact_address`)."""
     open_ticket: str | None = None
@@ -158,7 +213,11 @@ class Outcome:
 
 # A digest no address has, compared against when the order is unknown so both paths do the same work.
 _NO_EMAIL = "0" * 64
-_ORDER_FLOW = ORDER_QUESTIONS | {Intent.PROVIDE_DETAILS}
+_ORDER_FLOW = ORDER_QUESTIONS | {Intent.PROVIDE_DETAILS, Intent.SUBSCRIBE_UPDATES}
+_YES_TO_UPDATES = SMALL_TALK | {Intent.SUBSCRIBE_UPDATES}
+_NO_TO_UPDATES = SMALL_TALK | {Intent.STOP_UPDATES}
+_ON_THE_CHANNEL = ("sms", "whatsapp", "email")
+"""Channels whose address can receive updates itself; any other (a web chat) is offered email."""
 _ESCALATIONS = frozenset({Intent.OUT_OF_SCOPE, Intent.HUMAN})
 
 
@@ -176,6 +235,10 @@ def vouch_for(state: ConversationState, address: str) -> ConversationState:
 
 
 def plan(state: ConversationState, understanding: Understanding) -> Plan:
+    subscribing = _subscription_target(state, understanding)
+    if subscribing is not None:
+        # Updates need the order: what the shopper knows already, and its email for a web chat.
+        return Plan(look_up=subscribing)
     category = _ticket_category(state, understanding)
     if category is not None:
         # The verified order's email is where a web shopper can be reached.
@@ -198,6 +261,13 @@ def plan(state: ConversationState, understanding: Understanding) -> Plan:
 def step(state: ConversationState, understanding: Understanding, facts: Facts, policy: Policy) -> Outcome:
     state = state.model_copy(update={"last_activity": facts.now})
     say = policy.voice(state.language)
+    subscribing = _subscription_target(state, understanding)
+    if subscribing is not None:
+        return _subscribe(_cleared(state), subscribing, facts, policy)
+    if state.phase is Phase.OFFERING_UPDATES:
+        if understanding.answer == "no" and understanding.intent in _NO_TO_UPDATES:
+            return Outcome(_cleared(state), (replies.updates_declined(say),))
+        state = _cleared(state)  # the shopper moved on: the offer lapses
     if state.phase is Phase.CONFIRMING_TICKET:
         if understanding.answer == "no" and understanding.intent in SMALL_TALK:
             return Outcome(_cleared(state), (replies.ticket_declined(say),))
@@ -214,6 +284,11 @@ def step(state: ConversationState, understanding: Understanding, facts: Facts, p
             update={"phase": Phase.CONFIRMING_TICKET, "pending_category": TicketCategory.OTHER}
         )
         return Outcome(offer, (replies.confirm_ticket(say),))
+    if understanding.intent is Intent.STOP_UPDATES:
+        return _unsubscribe(_cleared(state), understanding, policy)
+    if understanding.intent is Intent.SUBSCRIBE_UPDATES:
+        # No verified order to subscribe to yet: find and verify it, then subscribe.
+        state = state.model_copy(update={"subscribe_after": True})
     if _is_order_flow(state, understanding):
         return _order_flow(state, understanding, facts, policy)
     reply = {
@@ -262,9 +337,10 @@ def _order_flow(state: ConversationState, u: Understanding, facts: Facts, policy
     if number is None:
         waiting = asking.model_copy(update={"phase": Phase.AWAITING_ORDER_NUMBER, "pending_email": offered})
         again = state.phase is Phase.AWAITING_ORDER_NUMBER
+        asked = Intent.SUBSCRIBE_UPDATES if state.subscribe_after and not continuing else question
         return Outcome(
             waiting,
-            (replies.ask_order_number(say, question, again=again, support_contact=policy.support_contact),),
+            (replies.ask_order_number(say, asked, again=again, support_contact=policy.support_contact),),
         )
 
     if number in state.verified_orders:
@@ -318,7 +394,91 @@ def _answer(state: ConversationState, number: str, facts: Facts, policy: Policy)
     )
     today = facts.now.astimezone(policy.timezone).date()
     reply = replies.order_answer(say, order, state.question, state.not_arrived, today)
-    return Outcome(verified, (reply,))
+    if state.subscribe_after:
+        subscribed = _subscribe(verified, number, facts, policy)
+        return Outcome(subscribed.state, (reply, *subscribed.replies), subscribed.effects)
+    if number in state.subscribed_orders:
+        return Outcome(verified, (reply,), (Told(number, _known(order, today)),))
+    route = _update_route(order, facts, policy)
+    if route is None or updates.is_settled(order) or number in state.offered_orders + state.subscribed_orders:
+        return Outcome(verified, (reply,))
+    offering = verified.model_copy(
+        update={
+            "phase": Phase.OFFERING_UPDATES,
+            "offered_order": number,
+            "offered_orders": _with(verified.offered_orders, number),
+        }
+    )
+    offer = replies.offer_updates(say, email=_shown(route, facts))
+    return Outcome(offering, (reply, offer))
+
+
+def _subscription_target(state: ConversationState, u: Understanding) -> str | None:
+    """The verified order this message subscribes to: yes to the offer, or "notify me" (about the
+    current order, or one named that is verified)."""
+    offered = state.offered_order if state.phase is Phase.OFFERING_UPDATES else None
+    yes = (u.answer == "yes" and u.intent in _YES_TO_UPDATES) or u.intent is Intent.SUBSCRIBE_UPDATES
+    if offered is not None and yes:
+        return offered if u.order_number is None else _verified(state, u.order_number)
+    if u.intent is Intent.SUBSCRIBE_UPDATES:
+        return _verified(state, u.order_number or state.current_order)
+    return None
+
+
+def _verified(state: ConversationState, number: str | None) -> str | None:
+    return number if number is not None and number in state.verified_orders else None
+
+
+def _update_route(order: Order, facts: Facts, policy: Policy) -> tuple[str, str] | None:
+    """Where updates about ``order`` can go: (channel, address), or ``None`` when nowhere."""
+    if facts.contact_address and facts.channel in _ON_THE_CHANNEL:
+        if facts.channel in policy.update_channels:
+            return facts.channel, facts.contact_address
+        return None
+    if not facts.contact_address and "email" in policy.update_channels:
+        return "email", order.email
+    return None
+
+
+def _shown(route: tuple[str, str], facts: Facts) -> str | None:
+    """The address to name in the offer: the order's email, masked, when it is not this channel's."""
+    channel, address = route
+    return redact(address) if channel != facts.channel else None
+
+
+def _subscribe(state: ConversationState, number: str, facts: Facts, policy: Policy) -> Outcome:
+    say = policy.voice(state.language)
+    state = state.model_copy(update={"subscribe_after": False})
+    order = facts.order if facts.order is not None and facts.order.number == number else None
+    if order is None:
+        return Outcome(state, (replies.unavailable(say, policy.support_contact),))
+    if updates.is_settled(order):
+        return Outcome(state, (replies.updates_settled(say, number),))
+    route = _update_route(order, facts, policy)
+    if route is None:
+        return Outcome(state, (replies.updates_not_here(say),))
+    channel, address = route
+    today = facts.now.astimezone(policy.timezone).date()
+    told = _known(order, today)
+    language = state.language or policy.default_language
+    subscribed = state.model_copy(update={"subscribed_orders": _with(state.subscribed_orders, number)})
+    confirmation = replies.updates_subscribed(say, number, channel=facts.channel, email=_shown(route, facts))
+    return Outcome(subscribed, (confirmation,), (Subscribe(number, channel, address, language, told),))
+
+
+def _known(order: Order, today: date) -> tuple[tuple[str, str], ...]:
+    """What a shopper who was just answered knows of the order, as notice keys: its milestones, and its
+    estimates (one that moves later afterwards is news, even before the notifier first looks)."""
+    return (*(milestone.key for milestone in updates.reached(order, today)), *updates.estimates(order))
+
+
+def _unsubscribe(state: ConversationState, u: Understanding, policy: Policy) -> Outcome:
+    """Stop the updates of the order named, else of every order of the conversation."""
+    number = u.order_number
+    remaining = tuple(n for n in state.subscribed_orders if number is not None and n != number)
+    stopped = state.model_copy(update={"subscribed_orders": remaining, "subscribe_after": False})
+    reply = replies.updates_stopped(policy.voice(state.language), number)
+    return Outcome(stopped, (reply,), (Unsubscribe(number),))
 
 
 def _ticket_category(state: ConversationState, u: Understanding) -> TicketCategory | None:
@@ -365,6 +525,8 @@ def _cleared(state: ConversationState) -> ConversationState:
             "pending_order": None,
             "pending_email": None,
             "pending_category": None,
+            "offered_order": None,
+            "subscribe_after": False,
             "question": Intent.ORDER_STATUS,
             "not_arrived": False,
         }

@@ -53,6 +53,9 @@ class InboundMessage:
     contact_address: str | None = None
     """Where the shop's team can reach the sender later on this channel (a phone number, an email
     address); ``None`` for a channel that cannot (a web chat, the terminal)."""
+    reply_from: str | None = None
+    """The shop's address the shopper wrote to (the Twilio number, the WhatsApp phone number id), so a
+    message sent later (an update) comes from the same thread; ``None`` for the channel's default."""
     language_hint: str | None = None
     """The language the shopper is likely to write in before they have written (a browser's language),
     for the first replies; their own words decide from then on."""
@@ -67,12 +70,20 @@ class ReplyKind(StrEnum):
     ESCALATED = "escalated"
     CONFIRM_TICKET = "confirm_ticket"
     TICKET_DECLINED = "ticket_declined"
+    OFFER_UPDATES = "offer_updates"
+    UPDATES_SUBSCRIBED = "updates_subscribed"
+    UPDATES_DECLINED = "updates_declined"
+    UPDATES_STOPPED = "updates_stopped"
+    UPDATES_NOT_POSSIBLE = "updates_not_possible"
+    """The order has nothing left to tell (delivered, cancelled), or the channel cannot carry updates."""
     GREETING = "greeting"
     HELP = "help"
     THANKS = "thanks"
     UNKNOWN = "unknown"
     UNAVAILABLE = "unavailable"
     TEXT_ONLY = "text_only"
+    ORDER_UPDATE = "order_update"
+    """A proactive shipping update (sent unasked, to a subscription)."""
 
 
 @dataclass(frozen=True, slots=True)

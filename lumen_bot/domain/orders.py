@@ -26,6 +26,8 @@ class OrderStatus(StrEnum):
     SHIPPED = "shipped"
     OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    """A delivery attempt failed, or the parcel is on its way back to the shop."""
     CANCELLED = "cancelled"
 
 

@@ -19,6 +19,8 @@ WHEN = N_("When will it arrive?")
 PERSON = N_("Talk to a person")
 YES_PASS_IT_ON = N_("Yes, pass it on")
 NO_THANKS = N_("No, thanks")
+YES = N_("Yes")
+NO = N_("No")
 
 _EXAMPLE = N_('For example: "Where is order 1042?"')
 
@@ -28,6 +30,9 @@ _ORDER_STATUS_SENTENCE = {
     OrderStatus.SHIPPED: N_("Order #{number} has shipped."),
     OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number} is out for delivery."),
     OrderStatus.DELIVERED: N_("Order #{number} has been delivered."),
+    OrderStatus.EXCEPTION: N_(
+        "Order #{number} has a delivery problem: the carrier couldn't deliver it, or is returning it to us."
+    ),
     OrderStatus.CANCELLED: N_("Order #{number} was cancelled."),
 }
 _SHIPMENT_STATUS = {
@@ -36,6 +41,7 @@ _SHIPMENT_STATUS = {
     OrderStatus.SHIPPED: N_("on its way"),
     OrderStatus.OUT_FOR_DELIVERY: N_("out for delivery"),
     OrderStatus.DELIVERED: N_("delivered"),
+    OrderStatus.EXCEPTION: N_("delivery problem"),
     OrderStatus.CANCELLED: N_("cancelled"),
 }
 # Translators: the short forms are for SMS, where every character counts: keep them as short.
@@ -45,6 +51,7 @@ _STATUS_SHORT = {
     OrderStatus.SHIPPED: N_("Order #{number}: shipped."),
     OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number}: out for delivery."),
     OrderStatus.DELIVERED: N_("Order #{number}: delivered."),
+    OrderStatus.EXCEPTION: N_("Order #{number}: delivery problem."),
     OrderStatus.CANCELLED: N_("Order #{number}: cancelled."),
 }
 _ARRIVING_SHORT = {
@@ -52,6 +59,7 @@ _ARRIVING_SHORT = {
     OrderStatus.PARTIALLY_SHIPPED: N_("Order #{number}: partly shipped, arriving by {date}."),
     OrderStatus.SHIPPED: N_("Order #{number}: shipped, arriving by {date}."),
     OrderStatus.OUT_FOR_DELIVERY: N_("Order #{number}: out for delivery, arriving by {date}."),
+    OrderStatus.EXCEPTION: N_("Order #{number}: delivery problem, was due by {date}."),
 }
 _NO_TRACKING_YET = {
     OrderStatus.PROCESSING: N_(
@@ -65,6 +73,9 @@ _NO_TRACKING_YET = {
         "Order #{number} is out for delivery, and there's no tracking number for it yet."
     ),
     OrderStatus.DELIVERED: N_("Order #{number} has been delivered, and there's no tracking number for it."),
+    OrderStatus.EXCEPTION: N_(
+        "Order #{number} has a delivery problem, and there's no tracking number for it yet."
+    ),
     OrderStatus.CANCELLED: N_("Order #{number} was cancelled, and there's no tracking number for it."),
 }
 _NO_ESTIMATE_YET = {
@@ -80,6 +91,10 @@ _NO_ESTIMATE_YET = {
     ),
     OrderStatus.OUT_FOR_DELIVERY: N_(
         "I don't have an estimated delivery date for order #{number} yet; it is out for delivery."
+    ),
+    OrderStatus.EXCEPTION: N_(
+        "I don't have an estimated delivery date for order #{number}; the carrier reported a delivery "
+        "problem."
     ),
 }
 _IN_TRANSIT = frozenset({OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.OUT_FOR_DELIVERY})
@@ -182,6 +197,7 @@ def ask_order_number(say: Speech, question: Intent, *, again: bool, support_cont
     lead = {
         Intent.TRACKING: N_("I can get you the tracking details."),
         Intent.DELIVERY_ESTIMATE: N_("I can check when it should arrive."),
+        Intent.SUBSCRIBE_UPDATES: N_("I can keep you posted on your order."),
     }.get(question, N_("I can check that for you."))
     question_text = say("What's your order number? It's in your order confirmation email, e.g. #1042.")
     return _plain(say, ReplyKind.ASK_ORDER_NUMBER, f"{say(lead)} {question_text}")
@@ -314,6 +330,11 @@ def order_answer(say: Speech, order: Order, question: Intent, not_arrived: bool,
     tracking links are optional there.
     """
     number = order.number
+    # "When will it arrive?" about a parcel past its date or held up: a date gone by is no answer.
+    overdue = question is Intent.DELIVERY_ESTIMATE and (
+        order.status is OrderStatus.EXCEPTION or any(_is_late(s, today) for s in order.shipments)
+    )
+    not_arrived = not_arrived or overdue
     if not_arrived:
         lead = Part(_not_arrived_lead(say, order, today), _not_arrived_short(say, order, today))
     elif question is Intent.TRACKING:
@@ -462,3 +483,76 @@ def _shipment_facts(
         day = say.day_of(shipment.last_update)
         parts.append(Part(say("Last carrier update: {date}.", date=day), optional=True))
     return parts
+
+
+# --- Shipping updates: the offer after an order answer, and the answers to yes, no and stop ------------
+
+# Translators: keep STOP UPDATES and STOP as they are: the shopper sends these words back.
+_STOP_UPDATES_HINT = N_("To stop them, reply STOP UPDATES.")
+_STOP_ALL_HINT = N_("Replying STOP stops all our messages.")
+
+
+def offer_updates(say: Speech, *, email: str | None) -> Reply:
+    """Offer to message the shopper when the order moves: here, or (from a web chat) by email to the
+    verified order's address, shown masked."""
+    if email is None:
+        text = say("Want me to message you here when it's out for delivery or delivered?")
+        short = say("Want updates here when it moves? Reply YES or NO.")
+    else:
+        text = say("Want me to email you at {email} when it's out for delivery or delivered?", email=email)
+        short = text
+    return Reply(ReplyKind.OFFER_UPDATES, (Part(text, short),), _quick(say, YES, NO), language=say.language)
+
+
+def updates_subscribed(say: Speech, order_number: str, *, channel: str, email: str | None) -> Reply:
+    """The yes confirmed: what will come, where, and how to stop it (STOP on SMS and WhatsApp stops
+    everything, as the carriers want)."""
+    if email is None:
+        promise = say(
+            "Done: I'll message you here when order #{number} is out for delivery, when it's delivered, and "
+            "if anything holds it up.",
+            number=order_number,
+        )
+        short = say("Done: updates on order #{number} will come here.", number=order_number)
+        stop = say(_STOP_UPDATES_HINT)
+    else:
+        promise = say(
+            "Done: I'll email you at {email} when order #{number} is out for delivery, when it's delivered, "
+            "and if anything holds it up.",
+            email=email,
+            number=order_number,
+        )
+        short = promise
+        stop = say("Each email has a link to stop them.")
+    parts = [Part(promise, short), Part(stop)]
+    if channel in ("sms", "whatsapp"):
+        parts.append(Part(say(_STOP_ALL_HINT)))
+    return Reply(ReplyKind.UPDATES_SUBSCRIBED, tuple(parts), language=say.language)
+
+
+def updates_declined(say: Speech) -> Reply:
+    text = say("No problem, I won't send updates. Ask me here any time to check on your order.")
+    return _plain(say, ReplyKind.UPDATES_DECLINED, text)
+
+
+def updates_stopped(say: Speech, order_number: str | None) -> Reply:
+    if order_number is None:
+        text = say("Done: I won't send you any more updates.")
+    else:
+        text = say("Done: no more updates from me about order #{number}.", number=order_number)
+    return _plain(say, ReplyKind.UPDATES_STOPPED, text, _quick(say, TRACK))
+
+
+def updates_settled(say: Speech, order_number: str) -> Reply:
+    """Updates asked for an order that has nothing left to tell: delivered or cancelled."""
+    text = say(
+        "Order #{number} has been delivered or cancelled, so there's nothing left to update you on.",
+        number=order_number,
+    )
+    return _plain(say, ReplyKind.UPDATES_NOT_POSSIBLE, text, _quick(say, TRACK))
+
+
+def updates_not_here(say: Speech) -> Reply:
+    """Updates asked for on a channel that cannot carry them."""
+    text = say("Sorry, I can't send updates on this channel. Ask me here any time to check on your order.")
+    return _plain(say, ReplyKind.UPDATES_NOT_POSSIBLE, text, _quick(say, TRACK))

@@ -21,7 +21,15 @@ from typing import Literal
 from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN, normalize_order_number
 from lumen_bot.domain.orders import MaxLength
 from lumen_bot.domain.text import EMAIL_LIKE, SPACES, emails_in, normalize_text
-from lumen_bot.domain.understanding import Explanation, Intent, Question, Reading, Topic, Understanding
+from lumen_bot.domain.understanding import (
+    UPDATE_REQUESTS,
+    Explanation,
+    Intent,
+    Question,
+    Reading,
+    Topic,
+    Understanding,
+)
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -158,8 +166,11 @@ _TOPICS: tuple[tuple[Topic, re.Pattern[str]], ...] = (
         Topic.CANCEL,
         _any(
             r"\bcancel(?:l?ing|lation|ation)?\b"
-            r"(?!(?:\W+\w+){0,3}?\W+(?:account|subscription|newsletter|membership))",
-            r"\b(?:dont|do not|no longer) (?:want|need)\b(?:\W+\w+){0,2}?\W+(?:order|purchase|it)\b",
+            r"(?!(?:\W+\w+){0,3}?\W+(?:account|subscription|newsletter|membership|updates?|notifications?"
+            r"|alerts?|messages?|texts?|e-?mails?))",
+            r"\b(?:dont|do not|no longer) (?:want|need)\b"
+            r"(?!(?:\W+\w+){0,2}?\W+(?:updates?|notifications?|alerts?|messages?|texts?|e-?mails?)\b)"
+            r"(?:\W+\w+){0,2}?\W+(?:order|purchase|it)\b",
         ),
     ),
     (
@@ -337,6 +348,130 @@ _ORDER_STATUS = _any(
     r"\b(?:is|still)\b(?:\W+\w+){0,3}?\W+(?:processing|pending|being processed|on hold)\b",
     r"\btracking (?:says|said|shows|showed|hasnt|has not|isnt|is not|stopped|stuck)\b",
     r"\b(?:stuck|held) (?:in|at)\b|\bcustoms\b",
+)
+
+# --- Shipping updates: asking for them and stopping them, in the five languages (read without accents) -----
+
+# What the updates are called. "STOP UPDATES" is what the confirmation tells shoppers to send; a bare
+# "STOP" on SMS and WhatsApp never gets here: the channel takes it as the carrier's opt-out from everything.
+_UPDATES = (
+    r"(?:updates?|notifications?|notifs?|alerts?|messages?|texts?|e-?mails?|sms|whatsapps?"
+    r"|actualizaciones?|avisos?|notificaciones?|mensajes?|correos?"
+    r"|benachrichtigungen?|nachrichten?|mitteilungen?|infos?|statusmeldungen?|meldungen?"
+    r"|mises? a jour|alertes?|nouvelles?|courriels?"
+    r"|atualizacoes?|atualizacao|notificacoes?|notificacao|mensagens?|alertas?)"
+)
+# "Let me know when it will arrive", "tell me when it's expected", "tell me if it has left" ask a question;
+# "let me know when it ships" is a wish.
+_UNTIL = (
+    r"(?:\W+(?!(?:will|would|should|might|could|can|was|were|did|does|do|has|have|had|expected|supposed|due"
+    r"|going|gonna|likely|scheduled|estimated)\b)\w+){0,4}?\W+"
+)
+_MOVES = (
+    r"(?:ships?|shipped|arrives|arrived|is out|its out|out for delivery|is delivered|gets delivered"
+    r"|been delivered|delivered|on its way|leaves|left|moves|changes|dispatched|comes|gets here|is here|lands"
+    r"|updates|there is news|theres news|anything changes)"
+)
+_STOP_UPDATES = _any(
+    # en
+    rf"\b(?:stop|stopp|cancel|pause|disable|turn off|switch off|mute|unsubscribe(?: me)? from"
+    rf"|opt out of)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"^\W*(?:please\W+)?no more {_UPDATES}\b|\bi want no more {_UPDATES}\b",
+    r"\b(?:dont|do not|stop|quit) (?:send|sending|text|texting|message|messaging|email|emailing|notify"
+    r"|notifying|writing to) me\b",
+    rf"\b(?:dont|do not|no longer) (?:want|need)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    r"^\W*(?:unsubscribe|unsub|opt ?out)\W*(?:please|pls|thanks|thank you)?\W*$",
+    r"\bunsubscribe me\b",
+    # es
+    rf"\b(?:parar|pare|paren|detener|deten|detengan|cancelar|cancela|cancelen|desactivar|desactiva|quitar"
+    rf"|quita)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"\bno (?:quiero|deseo|necesito)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"^\W*no mas {_UPDATES}\b",
+    r"\bno (?:me )?(?:envies|envien|mandes|manden|escribas|escriban) mas\b",
+    r"\b(?:deja|dejen|dejad) de (?:enviar|mandar|escribir)(?:me)?\b",
+    rf"^\W*(?:quiero )?darme de baja\W*$|\bdarme de baja de (?:\w+ )?{_UPDATES}\b",
+    r"\bdesuscribir\w*|\bdesuscribe\w*",
+    # de
+    rf"^\W*(?:bitte\W+)?keine\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\W+mehr\b|^\W*(?:bitte\W+)?keine weiteren"
+    rf" {_UPDATES}\b|\b(?:mochte|will|brauche) keine\b(?:\W+\w+){{0,1}}?\W+{_UPDATES}\b",
+    rf"\b{_UPDATES}\W+(?:\w+\W+)?(?:stoppen|beenden|abbestellen|abmelden|deaktivieren|ausschalten|abstellen)\b",
+    r"\b(?:abmelden|abbestellen)\b",
+    r"\b(?:hor|horen sie|hort) auf\b(?:\W+\w+){0,3}?\W+(?:zu )?(?:schreiben|schicken|senden"
+    r"|benachrichtigen)\b",
+    r"\bnicht mehr (?:schreiben|anschreiben|benachrichtigen|informieren)\b",
+    # fr
+    rf"\b(?:arret\w*|stoppe\w*|desactiv\w*|annul\w*|suspend\w*|coupe\w*)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"^\W*(?:non\W+)?(?:merci\W+)?plus de {_UPDATES}\b|\bne veux plus de {_UPDATES}\b",
+    r"\bne (?:m|me )?(?:envoye[zr]?|envoie|ecrive[zr]?|ecris) plus\b|\bnenvoye[zr]? plus\b",
+    r"\barret\w* de m(?:envoyer|ecrire|e (?:contacter|notifier|prevenir))\b",
+    r"\bdesabonn\w*|\bdesinscri\w*",
+    # pt
+    rf"\b(?:parar|pare|parem|cancelar|cancele|desativar|desative|desligar|desligue|suspender)\b"
+    rf"(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"\bnao (?:quero|desejo|preciso)\b(?:\W+\w+){{0,2}}?\W+{_UPDATES}\b",
+    rf"^\W*(?:chega de|sem mais) {_UPDATES}\b",
+    r"\bnao (?:me )?(?:envie|enviem|mande|mandem|escreva|escrevam) mais\b",
+    r"\b(?:pare|parem|parar) de (?:me )?(?:enviar|mandar|escrever)\b",
+    r"\bdescadastr\w*|\bsair da lista\b",
+)
+# "Unsubscribe" from a newsletter or an account is not about the updates (another subject, see below).
+_OTHER_LISTS = re.compile(
+    r"\b(?:newsletters?|marketing|promo\w*|mailing ?lists?|accounts?|membership|konto|cuenta|compte|conta"
+    r"|boletin|lettre d ?information|werbung|publicidad|publicite)\b"
+)
+# Told when something is back in stock or on sale: not the order moving (another subject).
+_NOT_THE_ORDER = re.compile(
+    r"\b(?:stock|restock\w*|back in|available|availability|disponib\w*|hay|haya|sale|sales|precio|price|prix"
+    r"|preco|preis|verfugbar|lager|rebajas|soldes|promo\w*|oferta\w*|angebot\w*)\b"
+)
+_SUBSCRIBE_UPDATES = _any(
+    # en
+    r"\b(?:notify|alert|ping) me\b",
+    r"\bkeep me (?:posted|updated|informed|in the loop|up to date|up-to-date|in touch)\b",
+    rf"\b(?:let me know|tell me|text me|message me|msg me|email me|e-mail me|whatsapp me|update me|inform me"
+    rf"|drop me a (?:line|message|text|note)|send me a (?:message|text|note|email))\b(?:\W+\w+){{0,1}}?\W+"
+    rf"(?:when|once|as soon as|if)\b{_UNTIL}{_MOVES}\b",
+    r"\b(?:sign me up|subscribe|opt in|turn on|switch on|activate|enable)\b(?:\W+\w+){0,3}?\W+"
+    r"(?:updates|notifications?|alerts?)\b",
+    r"\b(?:send me|i want|i would like|id like|i need|please send|can you send|could you send|can i get"
+    r"|could i get|can i have|can i receive|i want to (?:get|receive))\b(?:\W+(?!any\b)\w+){0,2}?\W+"
+    r"(?:notifications?|alerts?|updates)\b(?!\W+(?:on|about|regarding|for|of)\W+(?:my|the|this|that)?\W*"
+    r"(?:refund|return|claim|complaint|ticket|case))",
+    r"^\W*(?:subscribe|updates please|yes,? (?:updates|notify me|keep me posted))\W*$",
+    # es
+    r"\b(?:avisame|avisenme|avisadme|avisarme|me avisas|me avisan|me avisais|me avises|me avisen"
+    r"|notificame|notifiquenme|notificarme|me notificas|me notifican"
+    r"|mantenme informad[oa]|mantenganme informad[oa]|me mantienes informad[oa]|me mantengan informad[oa]"
+    r"|escribeme cuando|escribame cuando|mandame un mensaje cuando|enviame un mensaje cuando)\b",
+    r"\b(?:enviame|mandame|envienme|mandenme)\b(?:\W+\w+){0,1}?\W+(?:actualizaciones|avisos|aviso"
+    r"|notificaciones|alertas)\b",
+    r"\b(?:quiero|me gustaria|deseo|puedo)\b(?:\W+\w+){0,2}?\W+(?:actualizaciones|avisos|notificaciones"
+    r"|alertas)\b",
+    # de
+    r"\b(?:benachrichtige|benachrichtigen sie|benachrichtigt) mich\b|\bmich benachrichtigen\b",
+    r"\b(?:halte|halten sie|haltet) mich (?:auf dem laufenden|informiert|up to date)\b"
+    r"|\bmich (?:bitte |doch |weiter |weiterhin )?(?:auf dem laufenden|informiert)\b",
+    r"\bbescheid\b(?:\W+\w+){0,4}?\W+(?:wenn|sobald)\b|\b(?:wenn|sobald)\b.*\bbescheid\b",
+    r"\b(?:schreib|schreiben sie|schick|schicken sie|melde dich|melden sie sich)\b(?:\W+\w+){0,2}?\W+"
+    r"(?:wenn|sobald)\b",
+    r"\b(?:mochte|will|hatte gerne?|wurde gerne?|kann ich)\b(?:\W+\w+){0,3}?\W+(?:benachrichtigungen"
+    r"|updates|benachrichtigt werden|informiert werden|auf dem laufenden)\b",
+    r"\b(?:updates|benachrichtigungen)\b(?:\W+\w+){0,2}?\W+(?:aktivieren|einschalten|abonnieren)\b",
+    # fr
+    r"\b(?:previens|prevenez|tiens|tenez|informe|informez|avertis|avertissez|notifie|notifiez|ecris"
+    r"|ecrivez)(?:\W+|-)moi\b",
+    r"\bme (?:prevenir|tenir au courant|tenir informe|notifier|informer|avertir)\b",
+    r"\b(?:envoyez|envoie|envoyer)(?:\W+|-)moi (?:des |les )?(?:mises a jour|notifications|alertes"
+    r"|nouvelles)\b",
+    r"\bje (?:veux|voudrais|souhaite|souhaiterais|aimerais)\b(?:\W+\w+){0,2}?\W+(?:mises a jour|notifications"
+    r"|alertes|prevenu|prevenue|informe|informee|notifie|notifiee)\b",
+    # pt
+    r"\b(?:me avisa|me avise|me avisem|avisa-me|avise-me|avisem-me|me notifica|me notifique|me notifiquem"
+    r"|notifique-me|me mantenha informad[oa]|me mantem informad[oa]|me mantenham informad[oa]"
+    r"|me manda (?:uma )?mensagem quando|me mande (?:uma )?mensagem quando|me informe quando"
+    r"|me informa quando)\b",
+    r"\b(?:quero|gostaria de|desejo|posso)\b(?:\W+\w+){0,2}?\W+(?:atualizacoes|notificacoes|avisos"
+    r"|alertas)\b",
 )
 
 _ARE_YOU_A_BOT = re.compile(r"\bare (?:you|u) (?:an? )?(?:bot|robot|human|real|ai|person|machine)\b")
@@ -536,7 +671,10 @@ class RuleUnderstander:
             not_arrived=not_arrived,
             answer=answer,
         )
-        sure = (strong or answer is not None) and _plain_english(text, words)
+        # The updates' patterns are written for each of the five languages: sure in any of them.
+        sure = (strong and intent in UPDATE_REQUESTS) or (
+            (strong or answer is not None) and _plain_english(text, words)
+        )
         return Reading(understanding, sure=sure)
 
     def _find_order_number(self, text: str, *, expecting_one: bool) -> str | None:
@@ -591,14 +729,20 @@ class RuleUnderstander:
         """The intent, its topic, whether the shopper says the order has not arrived, and whether a
         strong signal decided it.
 
-        By precedence: a request for a person; out-of-scope requests; order questions; a mention of a
-        person; the details alone; weaker signals (discontent, other subjects, politeness)."""
+        By precedence: a request for a person; out-of-scope requests; stopping or asking for shipping
+        updates; order questions; a mention of a person; the details alone; weaker signals (discontent,
+        other subjects, politeness)."""
         not_arrived = bool(_NOT_ARRIVED.search(words))
         if _HUMAN_REQUEST.search(words):
             return Intent.HUMAN, None, not_arrived, True
         for topic, pattern in _TOPICS:
             if pattern.search(words):
                 return Intent.OUT_OF_SCOPE, topic, not_arrived, True
+        plain = without_accents(words)
+        if _STOP_UPDATES.search(plain) and not _OTHER_LISTS.search(plain):
+            return Intent.STOP_UPDATES, None, False, True
+        if _SUBSCRIBE_UPDATES.search(plain) and not _NOT_THE_ORDER.search(plain):
+            return Intent.SUBSCRIBE_UPDATES, None, False, True
         # An account, an invoice, a newsletter … and no order in sight: "where is it?" is about that.
         if not order_number and not _PARCEL_WORD.search(words) and _ACCOUNT_SUBJECTS.search(words):
             return Intent.OUT_OF_SCOPE, Topic.OTHER, False, False

@@ -22,6 +22,10 @@ class Intent(StrEnum):
     GREETING = "greeting"
     THANKS = "thanks"
     HELP = "help"
+    SUBSCRIBE_UPDATES = "subscribe_updates"
+    """Wants to be told when the order moves ("notify me", "keep me posted")."""
+    STOP_UPDATES = "stop_updates"
+    """Wants no more of those updates ("STOP UPDATES", "unsubscribe")."""
     UNKNOWN = "unknown"
 
 
@@ -39,6 +43,8 @@ class Topic(StrEnum):
 
 #: Intents that ask about an order and so need a verified order to answer.
 ORDER_QUESTIONS = frozenset({Intent.ORDER_STATUS, Intent.TRACKING, Intent.DELIVERY_ESTIMATE})
+#: Intents about proactive shipping updates: asking for them, and stopping them.
+UPDATE_REQUESTS = frozenset({Intent.SUBSCRIBE_UPDATES, Intent.STOP_UPDATES})
 #: Intents that ask nothing: a bare yes/no or an identifier beside them is the point of the message.
 SMALL_TALK = frozenset({Intent.UNKNOWN, Intent.THANKS, Intent.GREETING})
 
@@ -49,6 +55,8 @@ class Question(StrEnum):
     ORDER_NUMBER = "ask_order_number"
     EMAIL = "ask_email"
     CONFIRM_TICKET = "confirm_ticket"
+    OFFER_UPDATES = "offer_updates"
+    """Whether to message the shopper when their order is out for delivery or delivered."""
 
 
 class Understanding(BaseModel):
@@ -65,8 +73,10 @@ class Understanding(BaseModel):
             " not arrived), tracking (the tracking number or link), delivery_estimate (when will it"
             " arrive), provide_details (the message only gives an order number and/or an email),"
             " out_of_scope (refund, return, cancellation, address change, damaged or missing item, payment,"
-            " complaint, any other change or question), human (wants a person), greeting, thanks, help"
-            " (what can you do), unknown."
+            " complaint, any other change or question), human (wants a person), subscribe_updates (wants"
+            " to be told when the order ships, is out for delivery or arrives: notify me, keep me posted),"
+            " stop_updates (wants no more of those updates: stop updates, unsubscribe), greeting, thanks,"
+            " help (what can you do), unknown."
         )
     )
     topic: Topic | None = Field(

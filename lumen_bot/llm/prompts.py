@@ -27,6 +27,10 @@ _LAST_QUESTIONS: dict[Question, str] = {
     Question.ORDER_NUMBER: "The assistant has just asked the shopper for their order number.",
     Question.EMAIL: "The assistant has just asked the shopper for the email address on their order.",
     Question.CONFIRM_TICKET: "The assistant has just asked whether to pass the request to the shop's team.",
+    Question.OFFER_UPDATES: (
+        "The assistant has just offered to message the shopper when their order is out for delivery or"
+        " delivered."
+    ),
 }
 
 

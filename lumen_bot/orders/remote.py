@@ -100,6 +100,12 @@ class CachedSource:
         self._source = source
         self._cache: TTLCache[str, Order] = TTLCache(maxsize=2048, ttl=ttl_seconds, timer=timer)
 
+    @property
+    def uncached(self) -> OrderSource:
+        """The source behind the cache, for a reader that must see a change at once: the update notifier,
+        told by a webhook that an order moved seconds after a conversation read (and kept) it."""
+        return self._source
+
     async def find(self, order_number: str) -> Order | None:
         if (cached := self._cache.get(order_number)) is not None:
             return cached

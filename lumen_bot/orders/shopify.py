@@ -4,10 +4,14 @@ An order is looked up by its name ("#1042") with the ``orders(query: "name:…")
 fulfillments become shipments, one per tracking number (``trackingInfo { company number url }``), with
 the estimated delivery and the last carrier update. Throttling is honoured: a ``THROTTLED`` error or a
 429 is retried after the time the cost information says the bucket needs, within the lookup's deadline.
+
+The same client names the order a webhook speaks of (``fulfillment_events/create`` carries only the
+order's id) and registers Lumen's webhook subscriptions (``webhookSubscriptionCreate``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +47,19 @@ query LumenOrder($query: String!) {
   }
 }
 """
+ORDER_NAME_QUERY = """
+query LumenOrderName($id: ID!) {
+  order(id: $id) { name }
+}
+"""
+SUBSCRIBE_MUTATION = """
+mutation LumenWebhook($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id }
+    userErrors { field message }
+  }
+}
+"""
 # Order.displayFulfillmentStatus → Lumen's order status (cancellation is read from cancelledAt first).
 _ORDER_STATUS = {
     "FULFILLED": OrderStatus.SHIPPED,
@@ -54,15 +71,30 @@ _SHIPMENT_STATUS = {
     "DELIVERED": OrderStatus.DELIVERED,
     "PICKED_UP": OrderStatus.DELIVERED,
     "OUT_FOR_DELIVERY": OrderStatus.OUT_FOR_DELIVERY,
-    "ATTEMPTED_DELIVERY": OrderStatus.OUT_FOR_DELIVERY,
     "READY_FOR_PICKUP": OrderStatus.OUT_FOR_DELIVERY,
     "LABEL_PRINTED": OrderStatus.PROCESSING,
     "LABEL_PURCHASED": OrderStatus.PROCESSING,
     "SUBMITTED": OrderStatus.PROCESSING,
+    # A failed attempt, or a parcel the carrier could not deliver (on its way back): the shopper needs to act.
+    "ATTEMPTED_DELIVERY": OrderStatus.EXCEPTION,
+    "FAILURE": OrderStatus.EXCEPTION,
+    "NOT_DELIVERED": OrderStatus.EXCEPTION,
 }
 _FAILED_FULFILLMENTS = frozenset({"CANCELLED", "ERROR", "FAILURE"})
-# How far a parcel has come: a fulfilled order is out for delivery or delivered once all its parcels are.
+# How far a parcel has come: a fulfilled order is out for delivery or delivered once all its parcels are
+# (and in trouble as soon as one of them is).
 _PROGRESS = (OrderStatus.PROCESSING, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """What ``webhookSubscriptionCreate`` did for one topic."""
+
+    topic: str
+    subscription_id: str | None = None
+    existed: bool = False
+    """Shopify had this address for this topic already."""
+    error: str | None = None
 
 
 class ShopifySource:
@@ -81,8 +113,34 @@ class ShopifySource:
                 return _order(order_number, node)
         return None
 
+    async def order_name(self, order_id: str) -> str | None:
+        """The name ("#1042") of the order whose numeric id a webhook gives; ``None`` when there is none."""
+        variables = {"id": f"gid://shopify/Order/{order_id}"}
+        data = await with_retries(SERVICE, self._timeout, lambda: self._graphql(ORDER_NAME_QUERY, variables))
+        order = data.get("order")
+        name = order.get("name") if isinstance(order, dict) else None
+        return str(name) if name else None
+
+    async def subscribe(self, topic: str, uri: str) -> Subscribed:
+        """Subscribes ``uri`` to the webhook ``topic`` (a ``WebhookSubscriptionTopic`` such as
+        ``ORDERS_UPDATED``); a subscription that exists already is not an error."""
+        variables = {"topic": topic, "uri": uri}
+        data = await with_retries(
+            SERVICE, self._timeout, lambda: self._graphql(SUBSCRIBE_MUTATION, variables)
+        )
+        created = data.get("webhookSubscriptionCreate") or {}
+        problems = [str(error.get("message", "")) for error in created.get("userErrors") or []]
+        if any("already been taken" in problem for problem in problems):
+            return Subscribed(topic, existed=True)
+        if problems or not (created.get("webhookSubscription") or {}).get("id"):
+            return Subscribed(topic, error="; ".join(problems)[:200] or "no subscription created")
+        return Subscribed(topic, subscription_id=str(created["webhookSubscription"]["id"]))
+
     async def _query(self, order_number: str) -> dict[str, Any]:
-        body = {"query": QUERY, "variables": {"query": f'name:"#{order_number}"'}}
+        return await self._graphql(QUERY, {"query": f'name:"#{order_number}"'})
+
+    async def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        body = {"query": query, "variables": variables}
         response = await get_response(self._client, "POST", self._url, json=body)
         raise_for_busy(SERVICE, response)
         try:
@@ -132,9 +190,12 @@ def _order(number: str, node: dict[str, Any]) -> Order:
     else:
         status = _ORDER_STATUS.get(node.get("displayFulfillmentStatus") or "", OrderStatus.PROCESSING)
         if status is OrderStatus.SHIPPED and shipments:
-            least = min((s.status for s in shipments), key=_PROGRESS.index)
-            if least in (OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED):
-                status = least
+            if any(s.status is OrderStatus.EXCEPTION for s in shipments):
+                status = OrderStatus.EXCEPTION
+            else:
+                least = min((s.status for s in shipments), key=_PROGRESS.index)
+                if least in (OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED):
+                    status = least
     customer = node.get("customer") or {}
     return Order(
         number=number,

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from lumen_bot.domain import engine, replies
@@ -213,18 +213,20 @@ class ConversationHandler:
     async def _gather(
         self, plan: Plan, snapshot: Snapshot, message: InboundMessage, now: datetime
     ) -> tuple[Facts, AttemptCheck | None]:
-        """What the engine needs, and the failure counts an email check rests on (the commit holds them)."""
+        """What the engine needs, and the failure counts an email check rests on (the commit holds them).
+        Every turn knows its channel and how the channel reaches the shopper (tickets, updates)."""
         if plan.open_ticket_for is not None:
             return await self._ticket_facts(plan.open_ticket_for, plan.look_up, snapshot, message, now), None
+        facts = Facts(now=now, channel=message.channel, contact_address=message.contact_address)
         if plan.look_up is None:
-            return Facts(now=now), None
+            return facts, None
         try:
             order = await self._orders.find(plan.look_up)
         except OrderSourceUnavailable:
             log.warning("order source unavailable", exc_info=True)
-            return Facts(now=now, source_unavailable=True), None
+            return replace(facts, source_unavailable=True), None
         if plan.count_failures_for is None:
-            return Facts(now=now, order=order), None
+            return replace(facts, order=order), None
         since = now - self._limits.window
         failed = await self._failures.count_failures(
             snapshot.conversation_id, plan.look_up, plan.count_failures_for, since
@@ -238,7 +240,7 @@ class ConversationHandler:
         check = (
             AttemptCheck(plan.look_up, plan.count_failures_for, since, failed) if attempts_left > 0 else None
         )
-        return Facts(now=now, order=order, attempts_left=attempts_left), check
+        return replace(facts, order=order, attempts_left=attempts_left), check
 
     async def _ticket_facts(
         self,

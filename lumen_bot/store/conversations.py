@@ -7,13 +7,22 @@ message (same provider id) or a concurrent message of the same conversation chan
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from lumen_bot.domain.engine import ConversationState, Effect, Escalate, RecordFailure
+from lumen_bot.domain.engine import (
+    ConversationState,
+    Effect,
+    Escalate,
+    RecordFailure,
+    Subscribe,
+    Told,
+    Unsubscribe,
+)
 from lumen_bot.domain.messages import InboundMessage, Reply
 from lumen_bot.domain.tickets import (
     TRANSCRIPT_MESSAGES,
@@ -25,12 +34,24 @@ from lumen_bot.domain.understanding import Understanding
 from lumen_bot.ports import AttemptCheck, ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import Database
 from lumen_bot.store.replies_json import dump_replies, load_replies
-from lumen_bot.store.tables import ConversationRow, MessageRow, TicketRow, VerificationFailureRow
+from lumen_bot.store.tables import (
+    ConversationRow,
+    MessageRow,
+    TicketRow,
+    UpdateNoticeRow,
+    UpdateSubscriptionRow,
+    VerificationFailureRow,
+)
 
 _CONVERSATION = ConversationRow.__table__  # type: ignore[attr-defined]
 _MESSAGE = MessageRow.__table__  # type: ignore[attr-defined]
 _FAILURE = VerificationFailureRow.__table__  # type: ignore[attr-defined]
 _TICKET = TicketRow.__table__  # type: ignore[attr-defined]
+_SUBSCRIPTION = UpdateSubscriptionRow.__table__  # type: ignore[attr-defined]
+_NOTICE = UpdateNoticeRow.__table__  # type: ignore[attr-defined]
+_ACTIVE = "active"
+_STOPPED = "stopped"
+_KNOWN = "known"
 
 # Statements are built once: SQLAlchemy then reuses their compiled form, which is most of a query's cost
 # on a fast local database.
@@ -83,12 +104,29 @@ _RECENT_MESSAGES = (
 )
 
 
-class SqlConversationStore:
-    """Implements the ``ConversationStore``, ``MessageLog`` and ``FailureLog`` ports."""
+_ACTIVE_SUBSCRIPTION = select(_SUBSCRIPTION.c.id).where(
+    _SUBSCRIPTION.c.conversation_id == bindparam("conversation_id"),
+    _SUBSCRIPTION.c.order_number == bindparam("order_number"),
+    _SUBSCRIPTION.c.channel == bindparam("channel"),
+    _SUBSCRIPTION.c.address == bindparam("address"),
+    _SUBSCRIPTION.c.status == _ACTIVE,
+)
+_SUBSCRIBE = insert(_SUBSCRIPTION).returning(_SUBSCRIPTION.c.id)
+_KNOWN_NOTICES = select(_NOTICE.c.shipment_key, _NOTICE.c.event).where(
+    _NOTICE.c.subscription_id == bindparam("subscription_id")
+)
+_NOTICE_KNOWN = insert(_NOTICE)
 
-    def __init__(self, database: Database) -> None:
+
+class SqlConversationStore:
+    """Implements the ``ConversationStore``, ``MessageLog`` and ``FailureLog`` ports.
+
+    ``updates_max_days``: how long a yes to shipping updates lasts at most (``LUMEN_UPDATES_MAX_DAYS``)."""
+
+    def __init__(self, database: Database, *, updates_max_days: int = 30) -> None:
         self._database = database
         self._engine = database.engine
+        self._updates_last = timedelta(days=updates_max_days)
 
     async def load(self, channel: str, key: str) -> Snapshot:
         return await self._database.read(self._load, channel, key)
@@ -172,7 +210,7 @@ class SqlConversationStore:
                         "received_at": message.received_at,
                     },
                 )
-                _apply_effects(connection, conversation_id, message, effects, now)
+                _apply_effects(connection, conversation_id, message, effects, now, self._updates_last)
         except IntegrityError as error:
             pid = message.provider_message_id
             if pid and self._replies_for(message.channel, pid) is not None:
@@ -263,6 +301,7 @@ def _apply_effects(
     message: InboundMessage,
     effects: tuple[Effect, ...],
     now: datetime,
+    updates_last: timedelta,
 ) -> None:
     for effect in effects:
         if isinstance(effect, RecordFailure):
@@ -277,6 +316,106 @@ def _apply_effects(
             )
         elif isinstance(effect, Escalate):
             _open_ticket(connection, conversation_id, message, effect, now)
+        elif isinstance(effect, Subscribe):
+            _subscribe(connection, conversation_id, message, effect, now, updates_last)
+        elif isinstance(effect, Unsubscribe):
+            _unsubscribe(connection, conversation_id, message, effect, now)
+        elif isinstance(effect, Told):
+            _told(connection, conversation_id, effect, now)
+
+
+def _subscribe(
+    connection: Connection,
+    conversation_id: int,
+    message: InboundMessage,
+    effect: Subscribe,
+    now: datetime,
+    updates_last: timedelta,
+) -> None:
+    """One active subscription per conversation, order, channel and address: a second yes only adds what
+    the shopper has learnt since to what is never sent as news."""
+    subscription_id = connection.execute(
+        _ACTIVE_SUBSCRIPTION,
+        {
+            "conversation_id": conversation_id,
+            "order_number": effect.order_number,
+            "channel": effect.channel,
+            "address": effect.address,
+        },
+    ).scalar()
+    if subscription_id is None:
+        subscription_id = connection.execute(
+            _SUBSCRIBE,
+            {
+                "conversation_id": conversation_id,
+                "order_number": effect.order_number,
+                "channel": effect.channel,
+                "address": effect.address,
+                "shop_address": message.reply_from,
+                "language": effect.language,
+                "status": _ACTIVE,
+                "unsubscribe_token": secrets.token_urlsafe(32),
+                "created_at": now,
+                "ends_at": now + updates_last,
+            },
+        ).scalar_one()
+    _add_known(connection, subscription_id, effect.told, now)
+
+
+def _told(connection: Connection, conversation_id: int, effect: Told, now: datetime) -> None:
+    active = connection.execute(
+        select(_SUBSCRIPTION.c.id).where(
+            _SUBSCRIPTION.c.conversation_id == conversation_id,
+            _SUBSCRIPTION.c.order_number == effect.order_number,
+            _SUBSCRIPTION.c.status == _ACTIVE,
+        )
+    ).scalars()
+    for subscription_id in list(active):
+        _add_known(connection, subscription_id, effect.told, now)
+
+
+def _add_known(
+    connection: Connection, subscription_id: int, told: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """Record what the shopper knows as never to be sent as news. The notifier may be recording the same
+    milestone right now: each row has its savepoint, so whichever is first stands and the turn goes on."""
+    rows = connection.execute(_KNOWN_NOTICES, {"subscription_id": subscription_id}).all()
+    recorded = {(row.shipment_key, row.event) for row in rows}
+    for shipment_key, event in dict.fromkeys(told):
+        if (shipment_key, event) in recorded:
+            continue
+        notice = {
+            "subscription_id": subscription_id,
+            "shipment_key": shipment_key,
+            "event": event,
+            "status": _KNOWN,
+            "created_at": now,
+        }
+        try:
+            with connection.begin_nested():
+                connection.execute(_NOTICE_KNOWN, notice)
+        except IntegrityError:
+            continue
+
+
+def _unsubscribe(
+    connection: Connection, conversation_id: int, message: InboundMessage, effect: Unsubscribe, now: datetime
+) -> None:
+    """Stop the conversation's active subscriptions (to one order, or all), and any to the address the
+    message came from on its channel: "STOP UPDATES" by email stops the email updates a web chat set up."""
+    whose = _SUBSCRIPTION.c.conversation_id == conversation_id
+    if message.contact_address:
+        whose = or_(
+            whose,
+            and_(
+                _SUBSCRIPTION.c.channel == message.channel,
+                func.lower(_SUBSCRIPTION.c.address) == message.contact_address.lower(),
+            ),
+        )
+    which = [_SUBSCRIPTION.c.status == _ACTIVE, whose]
+    if effect.order_number is not None:
+        which.append(_SUBSCRIPTION.c.order_number == effect.order_number)
+    connection.execute(update(_SUBSCRIPTION).where(*which).values(status=_STOPPED, ended_at=now))
 
 
 def _open_ticket(

@@ -48,9 +48,12 @@ _STORE = insert(_OUTBOUND).returning(_OUTBOUND.c.id)
 _SETTLE = update(_OUTBOUND).where(_OUTBOUND.c.id == bindparam("b_id"))
 
 
-def enqueue(connection: Connection, message: Outgoing, now: datetime) -> int:
+def enqueue(
+    connection: Connection, message: Outgoing, now: datetime, *, not_before: datetime | None = None
+) -> int:
     """Store one message in the caller's transaction, so it is stored if and only if the caller's work
-    is; its id, to deliver once that transaction is committed."""
+    is; its id, to deliver once that transaction is committed. ``not_before`` holds it until then (an
+    SMS update in quiet hours)."""
     row = {
         "channel": message.via,
         "sender": message.sender,
@@ -58,7 +61,7 @@ def enqueue(connection: Connection, message: Outgoing, now: datetime) -> int:
         "body": message.body,
         "status": DeliveryStatus.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": max(now, not_before) if not_before is not None else now,
         "created_at": now,
         "ticket_reference": message.ticket_reference,
     }

@@ -157,6 +157,54 @@ class InboxRow(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
 
 
+class UpdateSubscriptionRow(SQLModel, table=True):
+    """A shopper's yes to updates about one order, on one channel, until the order settles or it ends."""
+
+    __tablename__ = "update_subscriptions"
+    __table_args__ = (
+        Index("ix_update_subscriptions_order", "order_number", "status"),
+        Index("ix_update_subscriptions_conversation", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    order_number: str = Field(max_length=40)
+    channel: str = Field(max_length=32)
+    """The channel updates go out on (``sms``, ``whatsapp``, ``email`` …)."""
+    address: str = Field(max_length=320)
+    """The shopper's address on that channel."""
+    shop_address: str | None = Field(default=None, max_length=320)
+    """The shop's address the shopper wrote to (``InboundMessage.reply_from``); ``None``: the default."""
+    language: str = Field(max_length=8)
+    status: str = Field(default="active", max_length=16)
+    """``active``, ``stopped`` (the shopper said stop), ``settled`` (every shipment delivered or
+    cancelled) or ``expired`` (``UPDATES_MAX_DAYS`` passed)."""
+    unsubscribe_token: str = Field(max_length=64, unique=True)
+    """The secret in an email update's one-click unsubscribe link."""
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    ends_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class UpdateNoticeRow(SQLModel, table=True):
+    """One milestone of one shipment, told (or deliberately not) to one subscription: at most once."""
+
+    __tablename__ = "update_notices"
+    __table_args__ = (UniqueConstraint("subscription_id", "shipment_key", "event", name="uq_update_notice"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="update_subscriptions.id", index=True)
+    shipment_key: str = Field(max_length=120)
+    event: str = Field(max_length=40)
+    """``updates.Reached.key``'s second half: a milestone, with the late ETA for ``running_late``."""
+    status: str = Field(max_length=16)
+    """``known`` (the shopper knew it when they subscribed), ``queued`` (in the outbox) or ``skipped``."""
+    detail: str | None = Field(default=None, max_length=200)
+    """Why it was skipped (no WhatsApp template outside the 24-hour window …)."""
+    outbound_id: int | None = Field(default=None, foreign_key="outbound_messages.id")
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
 class SeenTokenRow(SQLModel, table=True):
     """A webhook token already accepted (Mailgun's replay protection): a second use is a replay."""
 
