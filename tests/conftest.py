@@ -203,12 +203,34 @@ def another_chat(runtime: Runtime) -> Dialogue:
     return Dialogue(runtime.handler, key="shopper-2")
 
 
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, stopping as soon as a test is done with it.
+
+    uvicorn notices ``should_exit`` on a 0.1 s tick and then waits a fixed 0.1 s for connections to wind
+    down: fine for a real server, but the suite starts and stops hundreds, so that was about two minutes of
+    idling. The test's client has closed its connections before the stop, so nothing is cut short; the
+    app's lifespan shutdown still runs in full."""
+
+    async def main_loop(self) -> None:
+        while not self.should_exit:
+            await asyncio.sleep(0.005)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
+
+
 class LiveServer:
     """The real app served by uvicorn on a loopback port, in a background thread."""
 
     def __init__(self, app: FastAPI | Starlette) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-        self.server = uvicorn.Server(config)
+        self.server = _PromptServer(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> httpx.Client:
