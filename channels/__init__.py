@@ -1,1 +1,2 @@
-"""Channel adapters (one per medium) and the composition root (``app.py``, ``cli.py``)."""
+"""Channel adapters (one per medium), the composition root (``app.py``, ``understanders.py``) and the
+console script (``cli.py``)."""

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI
@@ -33,24 +33,22 @@ from channels.http_errors import (
     RETRY_AFTER_SECONDS,
     UNEXPECTED,
     ErrorBody,
-    UnexpectedErrors,
     document_error_bodies,
     error_headers,
     error_responses,
     invalid_request,
 )
-from channels.http_guards import BodyLimit, PathCors, RequestContext
+from channels.http_guards import LumenApi
 from channels.ticket_sinks import SupportInboxSink, WebhookSink, ZendeskSink
+from channels.understanders import build_understander
 from channels.update_delivery import build_update_renderers
 from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.engine import Policy
-from lumen_bot.domain.linear_model import ModelFormatError
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.speech import Speech
-from lumen_bot.llm.prompts import PromptError, load_prompts
 from lumen_bot.locales.voices import load_voices
-from lumen_bot.logs import configure_logging, silence_model_output
-from lumen_bot.metrics import OutboxMetrics, UnderstandingMetrics, UpdateMetrics
+from lumen_bot.logs import configure_logging, quiet_access_log
+from lumen_bot.metrics import OutboxMetrics, UpdateMetrics
 from lumen_bot.orders.http_source import HttpOrderSource
 from lumen_bot.orders.remote import CachedSource, CarrierLinks
 from lumen_bot.orders.shopify import ShopifySource
@@ -69,13 +67,11 @@ from lumen_bot.ports import (
 )
 from lumen_bot.services.background import Background
 from lumen_bot.services.conversation import ConversationHandler, Limits
-from lumen_bot.services.hybrid import HybridUnderstander
 from lumen_bot.services.intake import Intake
-from lumen_bot.services.offline_understanding import TrainedUnderstander
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.services.updates import UpdateNotifier
-from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
+from lumen_bot.settings import Settings, load_settings, required
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import Database, make_engine
 from lumen_bot.store.inbox import SqlInbox
@@ -85,13 +81,8 @@ from lumen_bot.store.outbox import SqlOutboxStore
 from lumen_bot.store.seen_tokens import SqlSeenTokens
 from lumen_bot.store.tickets import SqlTicketStore
 from lumen_bot.store.updates import SqlUpdateStore
-from lumen_bot.trained.language import FastTextLanguages
-from lumen_bot.trained.model_file import load_understanding_model
 
 log = logging.getLogger(__name__)
-
-if TYPE_CHECKING:
-    from lumen_bot.llm.extractor import LlmUnderstander
 
 # Generous for any chat message or provider webhook, small enough that no client can exhaust memory.
 MAX_BODY_BYTES = 256 * 1024
@@ -238,63 +229,6 @@ def update_channels(settings: Settings) -> frozenset[str]:
         email_service.CHANNEL: bool(settings.smtp_host and settings.email_from),
     }
     return frozenset(channel for channel, possible in configured.items() if possible)
-
-
-def build_understander(
-    settings: Settings, metrics: CollectorRegistry | None = None, resources: AsyncExitStack | None = None
-) -> ExplainingUnderstander:
-    """The offline understander (the trained model and the rules) alone, or with an LLM for what it is
-    unsure of (hybrid) or for everything (llm).
-
-    Raises :class:`ConfigurationError` when the shipped model or the prompt files are missing or invalid:
-    better at start-up than on a shopper's message. The LLM's client is closed with ``resources``."""
-    offline = build_offline_understander(settings)
-    if settings.understanding_mode == "rules":
-        return offline
-    llm = build_llm_understander(settings)
-    if resources is not None:
-        resources.push_async_callback(llm.aclose)
-    return HybridUnderstander(
-        offline,
-        llm,
-        monitor=UnderstandingMetrics(metrics or CollectorRegistry()),
-        always_llm=settings.understanding_mode == "llm",
-    )
-
-
-def build_offline_understander(settings: Settings) -> TrainedUnderstander:
-    try:
-        model = load_understanding_model()
-    except ModelFormatError as error:
-        raise ConfigurationError(f"the installed package is broken: {error}") from error
-    return TrainedUnderstander(RuleUnderstander(settings.order_number_pattern), model, FastTextLanguages())
-
-
-def build_llm_understander(settings: Settings) -> LlmUnderstander:
-    # Imported only when an LLM is configured: openai and instructor take a second to import, which every
-    # CLI command and every worker's start-up would pay for nothing.
-    from lumen_bot.llm.extractor import LlmUnderstander, openai_client
-
-    silence_model_output()
-    try:
-        prompts = load_prompts(settings.prompts_dir)
-    except PromptError as error:
-        raise ConfigurationError(f"the prompt files (LUMEN_PROMPTS_DIR) are not usable: {error}") from error
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    return LlmUnderstander(
-        openai_client(
-            base_url=settings.llm_base_url,
-            api_key=api_key,
-            mode=settings.llm_mode,
-            timeout_seconds=settings.llm_timeout_seconds,
-        ),
-        model=required(settings.llm_model, "LUMEN_LLM_MODEL"),
-        prompts=prompts,
-        shop_name=settings.shop_name,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-        temperature=settings.llm_temperature,
-    )
 
 
 def build_order_source(
@@ -523,32 +457,32 @@ def create_app(
         finally:
             await runtime.aclose()
 
-    app = FastAPI(
+    app = LumenApi(
         title="Lumen",
         version="0.1.0",
         docs_url="/docs",
         redoc_url=None,
         lifespan=lifespan,
-        # Any route may fail unexpectedly: UnexpectedErrors answers it.
+        # Any route may fail unexpectedly: the HTTP guard answers it (http_errors.answer_failure).
         responses=error_responses({503: UNEXPECTED}),
+        # One layer for the request id and log line, body limits, the chat's CORS and the 503.
+        guard={
+            "max_bytes": MAX_BODY_BYTES,
+            "larger": {
+                "/webhooks/email/": settings.email_max_bytes,
+                commerce_webhooks.SHOPIFY_PATH: commerce_webhooks.MAX_BODY_BYTES,
+                commerce_webhooks.WOOCOMMERCE_PATH: commerce_webhooks.MAX_BODY_BYTES,
+            },
+            "cors_paths": {"/api/chat"},
+            "cors_origins": settings.widget_origins,
+        },
     )
+    # The guard writes the one line per request: uvicorn's access line would be a second.
+    quiet_access_log()
     document_error_bodies(app)
     app.state.runtime = runtime
     app.state.outbox = runtime.outbox
     app.state.tickets = runtime.desk
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=MAX_BODY_BYTES,
-        larger={
-            "/webhooks/email/": settings.email_max_bytes,
-            commerce_webhooks.SHOPIFY_PATH: commerce_webhooks.MAX_BODY_BYTES,
-            commerce_webhooks.WOOCOMMERCE_PATH: commerce_webhooks.MAX_BODY_BYTES,
-        },
-    )
-    # Inside the CORS layer, so a storefront's widget can read a 503 too.
-    app.add_middleware(UnexpectedErrors)
-    app.add_middleware(PathCors, paths={"/api/chat"}, origins=settings.widget_origins)
-    app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.get("/healthz")

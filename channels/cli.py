@@ -3,41 +3,36 @@ each on the runtime the composition root (``channels/app.py``) builds."""
 
 from __future__ import annotations
 
+# Only what the parser needs is imported here, so that `lumen --help` starts at once (tests/test_cli.py
+# checks which libraries it loads): each command imports its own dependencies (the server, the database,
+# the understander) when it runs.
 import argparse
-import asyncio
 import io
-import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from channels import terminal
-from channels.admin import subscription_json
-from channels.app import (
-    Runtime,
-    build_email_channel,
-    build_runtime,
-    build_shopify_admin,
-    build_understander,
-)
-from channels.commerce_webhooks import SHOPIFY_PATH, SHOPIFY_TOPICS
-from channels.email.inbound import MalformedEmail, ParsedEmail, parse_email
+from channels.commerce_topics import SHOPIFY_PATH, SHOPIFY_TOPICS
 from lumen_bot.domain.clock import Clock, utc_now
-from lumen_bot.domain.demo import demo_orders
-from lumen_bot.domain.order_file import ImportFailed, parse_orders
-from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.tickets import Delivery, Ticket, TicketCategory, TicketStatus, ticket_text
-from lumen_bot.logs import configure_logging
-from lumen_bot.ports import OrderSourceUnavailable
-from lumen_bot.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from channels.app import Runtime
+    from channels.email.inbound import ParsedEmail
+    from lumen_bot.domain.rules import RuleUnderstander
+    from lumen_bot.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock = utc_now) -> int:
     """``clock``: the time the commands that change data go by (a test's, to move by hand)."""
     args = _parser().parse_args(argv)
+    # What every command needs, imported once the arguments are read: `--help` needs none of it.
+    from pydantic import ValidationError
+
+    from lumen_bot.logs import configure_logging
+    from lumen_bot.settings import ConfigurationError, load_settings
+
     args.clock = clock
     # A pipe may carry bytes that are not UTF-8; they become U+FFFD instead of ending the session.
     if isinstance(sys.stdin, io.TextIOWrapper):
@@ -180,6 +175,9 @@ def _bounded(limit: int) -> Callable[[str], str]:
 
 def _on_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]], clock: Clock = utc_now) -> int:
     """``work`` on a runtime built for this command, closed after it."""
+    import asyncio
+
+    from channels.app import build_runtime
 
     async def run() -> int:
         runtime = build_runtime(settings, clock=clock)
@@ -244,6 +242,8 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from channels import terminal
+
     async def chat(runtime: Runtime) -> int:
         await terminal.chat(
             runtime.handler,
@@ -260,6 +260,12 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _understand(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import json
+    from contextlib import AsyncExitStack
+
+    from channels.understanders import build_understander
+
     texts = [args.text] if args.text is not None else (line.rstrip("\n") for line in sys.stdin)
 
     async def run() -> None:
@@ -285,6 +291,8 @@ def _understand(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from lumen_bot.domain.order_file import ImportFailed, parse_orders
+
     try:
         orders = parse_orders(args.file.read_bytes(), name=args.file.name)
     except ImportFailed as failure:
@@ -309,6 +317,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from lumen_bot.domain.demo import demo_orders
+
     async def load(runtime: Runtime) -> int:
         if args.if_empty and not await runtime.order_book.is_empty():
             print("The database already has orders; demo orders not loaded.")
@@ -320,6 +330,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.app import build_email_channel
+    from channels.email.inbound import MalformedEmail, parse_email
+
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as error:
@@ -347,6 +360,9 @@ def _email_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _email_explain(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.email.inbound import MalformedEmail, parse_email
+    from lumen_bot.domain.rules import RuleUnderstander
+
     try:
         raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     except OSError as error:
@@ -385,6 +401,12 @@ def _order_number_and_place(email: ParsedEmail, rules: RuleUnderstander) -> tupl
 
 
 def _shopify_subscribe(_args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from channels.app import build_shopify_admin
+    from lumen_bot.ports import OrderSourceUnavailable
+    from lumen_bot.settings import ConfigurationError
+
     admin = build_shopify_admin(settings)
     if admin is None:
         raise ConfigurationError("LUMEN_SHOPIFY_STORE_URL and LUMEN_SHOPIFY_ACCESS_TOKEN must be set")
@@ -420,6 +442,8 @@ def _shopify_subscribe(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _updates(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.admin import subscription_json
+
     async def listing(runtime: Runtime) -> int:
         order = args.order.strip().lstrip("#") if args.order else None
         reports = await runtime.update_store.reports(order)

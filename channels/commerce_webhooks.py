@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from channels.commerce_topics import SHOPIFY_PATH, SHOPIFY_TOPICS, WOOCOMMERCE_PATH, WOOCOMMERCE_TOPICS
 from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
 from lumen_bot.domain.identifiers import normalize_order_number
@@ -36,24 +37,10 @@ from lumen_bot.services.background import Background
 
 log = logging.getLogger(__name__)
 
-SHOPIFY_PATH = "/webhooks/shopify"
-WOOCOMMERCE_PATH = "/webhooks/woocommerce"
 SHOPIFY = "shopify"
 # An order's payload carries every line item, address and tax line: a large order is larger than any chat
 # message, and a webhook refused as too large is one Shopify retries and, failing again, stops sending.
 MAX_BODY_BYTES = 2 * 1024 * 1024
-# The topics that can move an order a shopper follows, as X-Shopify-Topic names them and as the Admin
-# API's WebhookSubscriptionTopic enum does (`lumen shopify subscribe` registers these).
-SHOPIFY_TOPICS = {
-    "fulfillments/create": "FULFILLMENTS_CREATE",
-    "fulfillments/update": "FULFILLMENTS_UPDATE",
-    "fulfillment_events/create": "FULFILLMENT_EVENTS_CREATE",
-    "orders/updated": "ORDERS_UPDATED",
-    "orders/cancelled": "ORDERS_CANCELLED",
-}
-# WooCommerce's order topics (X-WC-Webhook-Topic); a tracking number added by the Shipment Tracking
-# extension is an order.updated.
-WOOCOMMERCE_TOPICS = frozenset({"order.created", "order.updated"})
 # A fulfillment's name is its order's name and its place in the order: "#1042.1".
 _FULFILLMENT_NAME = re.compile(r"^(?P<order>.+)\.\d+$")
 _WOO_PING = re.compile(r"^webhook_id=\d{1,20}$")

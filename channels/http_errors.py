@@ -11,7 +11,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from lumen_bot.ports import StoreUnavailable
 
@@ -50,7 +50,7 @@ def _reason(item: dict[str, Any]) -> str:
 RETRY_AFTER_SECONDS = 5
 
 # The OpenAPI document. A route declares the errors it answers with ``error_responses``; every route may
-# also answer 503 (``UnexpectedErrors``, declared once for the app) and, when it takes parameters, 422
+# also answer 503 (``answer_failure``, declared once for the app) and, when it takes parameters, 422
 # (``invalid_request``, put in place of FastAPI's own 422 by ``document_error_bodies``).
 
 BODY_TOO_LARGE = "The body is over the size limit"
@@ -125,44 +125,23 @@ def _with_error_bodies(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-class UnexpectedErrors:
-    """Answers 503 with a reason and ``Retry-After`` to a request that failed unexpectedly.
+async def answer_failure(error: Exception, started: bool, scope: Scope, receive: Receive, send: Send) -> None:
+    """Logs a request's unexpected failure and answers 503 with a reason and ``Retry-After``
+    (``channels.http_guards.HttpGuard`` calls it for every route).
 
-    Caught here rather than by a Starlette exception handler for ``Exception``: that one answers from the
+    Answered here rather than by a Starlette exception handler for ``Exception``: that one answers from the
     outermost layer and then re-raises, and the server drops the keep-alive connection, so the client's
-    next request on it fails too. Only a response already begun cannot be mended; then the connection
-    is closed, as it must be."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except StoreUnavailable:
-            # Expected in an outage, and bounded: the database did not answer within its wait.
-            log.warning("request failed: the database is unavailable")
-            if started:
-                raise
-            await _unavailable("the database is unavailable; please try again", scope, receive, send)
-        except Exception:
-            log.exception("unexpected error")
-            if started:
-                raise
-            await _unavailable("something went wrong on our side; please try again", scope, receive, send)
-
-
-async def _unavailable(detail: str, scope: Scope, receive: Receive, send: Send) -> None:
+    next request on it fails too. Only a response already ``started`` cannot be mended; then the error is
+    raised again and the connection closed, as it must be."""
+    if isinstance(error, StoreUnavailable):
+        # Expected in an outage, and bounded: the database did not answer within its wait.
+        log.warning("request failed: the database is unavailable")
+        detail = "the database is unavailable; please try again"
+    else:
+        log.error("unexpected error", exc_info=error)
+        detail = "something went wrong on our side; please try again"
+    if started:
+        raise error
     response = JSONResponse(
         {"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )

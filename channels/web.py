@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from limits import RateLimitItem, parse
 from limits.errors import ConfigurationError as LimitsConfigurationError
 from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, Field, StrictStr
 
@@ -103,6 +103,9 @@ class RateLimit:
         )
         self._storage = _storage(storage_uri)
         self._limiter = MovingWindowRateLimiter(self._storage)
+        # Counting in this process's memory takes microseconds: a worker thread would cost more than it.
+        # A server (redis://) may stall, so it is asked from a worker thread.
+        self._in_memory = isinstance(self._storage, MemoryStorage)
         self._outage = threading.Lock()
         self._down_until: float | None = None
         """While the storage does not answer: until when (``time.monotonic()``) not to try it again."""
@@ -111,9 +114,20 @@ class RateLimit:
         """Whether the counts' storage answers (always, in memory; a redis:// server may not)."""
         return bool(self._storage.check())
 
-    def __call__(self, request: Request) -> None:
-        """The client's budget, taken for every request to the route (before its body is read)."""
-        self._take(self._per_client, "client", request.client.host if request.client else "unknown")
+    async def __call__(self, request: Request) -> None:
+        """The client's budget, taken for every request to the route."""
+        client = request.client.host if request.client else "unknown"
+        if self._in_memory:
+            self._take(self._per_client, "client", client)
+        else:
+            await run_in_threadpool(self._take, self._per_client, "client", client)
+
+    async def take_session(self, token: str) -> None:
+        """:meth:`session`, off the event loop when the storage may block."""
+        if self._in_memory:
+            self.session(token)
+        else:
+            await run_in_threadpool(self.session, token)
 
     def session(self, token: str) -> None:
         """One message of the session ``token``: 429 when the session is over its budget. It blocks on
@@ -218,7 +232,7 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
     )
     async def chat(body: ChatRequest) -> ChatResponse:
         if body.session is not None:
-            await run_in_threadpool(rate_limit.session, body.session)
+            await rate_limit.take_session(body.session)
         text = clean_text(body.text)
         if not text:
             raise HTTPException(422, "text is empty")
@@ -231,7 +245,7 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
         if replies is None:
             token = new_session()
             # The first message counts toward the new session's budget too.
-            await run_in_threadpool(rate_limit.session, token)
+            await rate_limit.take_session(token)
             replies = await handler.handle(_message(token, text, body.lang))
         return ChatResponse(
             session=token,

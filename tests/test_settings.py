@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from limits import parse
 from pydantic import ValidationError
 
-from lumen_bot.settings import load_settings
+from lumen_bot.settings import DEFAULT_CHAT_RATE_LIMIT, load_settings
 
 
 def test_defaults_use_the_embedded_database_and_rules():
@@ -13,6 +14,19 @@ def test_defaults_use_the_embedded_database_and_rules():
     assert settings.database_url == "sqlite:///./lumen.db"
     assert settings.session_idle_minutes == 30
     assert settings.understanding_mode == "rules"
+
+
+def test_the_default_chat_rate_limit_is_one_the_limits_library_reads():
+    # The settings skip the check for the default (importing limits would slow every CLI command).
+    assert parse(DEFAULT_CHAT_RATE_LIMIT)
+    assert load_settings().chat_rate_limit == DEFAULT_CHAT_RATE_LIMIT
+
+
+@pytest.mark.parametrize("name", ["LUMEN_CHAT_RATE_LIMIT", "LUMEN_CHAT_RATE_LIMIT_PER_CLIENT"])
+def test_a_chat_rate_limit_the_limits_library_cannot_read_is_refused(monkeypatch, name):
+    monkeypatch.setenv(name, "twenty a minute")
+    with pytest.raises(ValidationError, match="not a rate"):
+        load_settings()
 
 
 def test_a_model_makes_hybrid_the_default_understanding(monkeypatch):

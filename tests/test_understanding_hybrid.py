@@ -9,7 +9,7 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from channels.app import build_offline_understander, build_understander
+from channels.understanders import build_offline_understander, build_understander
 from lumen_bot.domain.understanding import Explanation, Intent
 from lumen_bot.services.hybrid import HybridUnderstander
 from lumen_bot.settings import Settings

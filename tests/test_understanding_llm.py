@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from channels.app import build_llm_understander
+from channels.understanders import build_llm_understander
 from lumen_bot.domain.understanding import Intent, Topic
 from lumen_bot.ports import LlmAnswer, LlmFailed
 from lumen_bot.settings import Settings

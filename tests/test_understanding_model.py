@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.app import build_offline_understander
+from channels.understanders import build_offline_understander
 from lumen_bot.domain.features import plain_words
 from lumen_bot.domain.lexicon import keyword_signals
 from lumen_bot.domain.linear_model import LinearModel, ModelFormatError, UnderstandingModel
@@ -71,6 +71,21 @@ def test_a_model_survives_its_document():
     assert again.probabilities(["x", "y"])["b"] == pytest.approx(
         model.probabilities(["x", "y"])["b"], abs=1e-3
     )
+
+
+def test_a_read_model_decodes_its_weights_when_asked_and_scores_as_if_all_were_decoded():
+    weights = {"x": (0.5, -0.25), "y": (-1.0, 2.0), "z": (0.125, 0.75)}
+    document = LinearModel(("a", "b"), weights, (0.1, -0.1)).to_document()
+    read = LinearModel.from_document(document)
+    again = LinearModel.from_document(document)
+    decoded = LinearModel(again.classes, dict(again.weights), again.bias, again.temperature)
+
+    for features in (["x"], ["y", "never seen", "x"], ["z", "y", "x"], []):
+        assert read.probabilities(features, signals=["z"]) == decoded.probabilities(features, signals=["z"])
+    assert len(read.weights) == 3 and "y" in read.weights and "w" not in read.weights
+    assert read.weights.get("w") is None and sorted(read.weights) == ["x", "y", "z"]
+    with pytest.raises(KeyError):
+        read.weights["w"]
 
 
 def test_a_document_of_another_format_is_refused():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.app import build_offline_understander
+from channels.understanders import build_offline_understander
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.understanding import Intent, Question, Topic
 from lumen_bot.services.offline_understanding import TrainedUnderstander

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 from lumen_bot.domain.orders import Shipment
@@ -239,8 +240,11 @@ _CARRIERS: tuple[_Entry, ...] = (
 )
 
 
+_NOT_A_LETTER = re.compile(r"[\W_]+")
+
+
 def _name_key(name: str) -> str:
-    return re.sub(r"[\W_]+", "", name.casefold())
+    return _NOT_A_LETTER.sub("", name.casefold())
 
 
 _BY_KEY = {entry.carrier.key: entry for entry in _CARRIERS}
@@ -253,12 +257,16 @@ _SPACES = re.compile(r"\s+")
 _SPACES_AND_DASHES = re.compile(r"[\s-]+")
 
 
+# Every answer about an order completes its shipments again, and a shop has few carrier names and a
+# conversation asks about the same numbers: both lookups are remembered (bounded; pure functions).
+@lru_cache(maxsize=256)
 def carrier_named(name: str) -> Carrier | None:
     """The carrier a shop or platform calls `name` ("ups", "United Parcel Service", "FedEx Ground",
     "Colissimo", …), case- and punctuation-insensitive; plain "DHL" is DHL Express."""
     return _BY_NAME.get(_name_key(name))
 
 
+@lru_cache(maxsize=4096)
 def detect_carrier(tracking_number: str) -> Carrier | None:
     """The one carrier whose format (and check digit, where it has one) fits the number; None when none
     does or several do. Spaces and dashes are ignored."""
@@ -267,6 +275,7 @@ def detect_carrier(tracking_number: str) -> Carrier | None:
     return fitting.pop() if len(fitting) == 1 else None
 
 
+@lru_cache(maxsize=4096)
 def tracking_url(carrier: Carrier, tracking_number: str) -> str:
     """The carrier's public tracking page for the number (spaces removed, URL-encoded)."""
     entry = _BY_KEY[carrier.key]

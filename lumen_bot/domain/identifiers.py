@@ -6,8 +6,6 @@ import hashlib
 import re
 from functools import lru_cache
 
-from email_validator import EmailNotValidError, validate_email
-
 _ORDER_NOISE = re.compile(r"[\s#]+")
 # What an order number looks like unless the shop says otherwise (LUMEN_ORDER_NUMBER_PATTERN): an optional
 # prefix of letters, then digits ("1042", "LUM-1042"), maybe in two groups or with a suffix ("90-4411",
@@ -25,8 +23,11 @@ def normalize_email(value: str) -> str | None:
     """The address as email-validator normalizes it, or ``None`` when it is not a valid address.
 
     Cached: a message's address is validated when it is found and again by the ``Understanding``
-    model, and validation is the most expensive step of reading a message.
+    model, and validation is the most expensive step of reading a message. email-validator is imported
+    with the first address rather than at start-up, which it would slow by tens of milliseconds.
     """
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError:

@@ -11,7 +11,7 @@ import base64
 import math
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -51,7 +51,10 @@ class LinearModel:
     def _column_sums(self, features: set[str]) -> list[float]:
         """The summed weights of ``features``, per class: zip and sum run in C, and a message has
         hundreds of features."""
-        rows = [row for row in map(self.weights.get, features) if row is not None]
+        if isinstance(self.weights, PackedWeights):
+            rows = self.weights.rows(features)
+        else:
+            rows = [row for row in map(self.weights.get, features) if row is not None]
         return [sum(column) for column in zip(*rows, strict=True)] if rows else [0.0] * len(self.classes)
 
     def to_document(self) -> dict[str, object]:
@@ -89,11 +92,57 @@ class LinearModel:
         width = len(classes)
         if len(packed) != width * len(names) or len(bias) != width or temperature <= 0:
             raise ModelFormatError("the weights do not fit the classes and features")
-        weights = {
-            name: tuple(w / scale for w in packed[i * width : (i + 1) * width])
-            for i, name in enumerate(names)
-        }
-        return cls(classes, weights, bias, temperature)
+        return cls(classes, PackedWeights(names, packed, width, scale), bias, temperature)
+
+
+class PackedWeights(Mapping[str, tuple[float, ...]]):
+    """A document's weights, each feature's row decoded from the 16-bit integers when first looked up (and
+    kept): a model has tens of thousands of features and a message a few hundred, and decoding them all
+    took most of the time ``lumen understand`` needs to start."""
+
+    __slots__ = ("_index", "_packed", "_rows", "_scale", "_width")
+
+    def __init__(self, names: Sequence[str], packed: array[int], width: int, scale: float) -> None:
+        self._index = dict(zip(names, range(len(names)), strict=True))  # a repeated name: its last row
+        self._packed = packed
+        self._width = width
+        self._scale = scale
+        self._rows: dict[str, tuple[float, ...]] = {}
+
+    def rows(self, features: set[str]) -> list[tuple[float, ...]]:
+        """The rows of those of ``features`` the model knows, in their order, decoding those not decoded yet
+        (found by set operations: this runs in C, as the lookups in a dict would)."""
+        decoded = self._rows
+        for name in (self._index.keys() & features).difference(decoded):
+            self._decode(name)
+        return [row for row in map(decoded.get, features) if row is not None]
+
+    def get(self, name: str, default: tuple[float, ...] | None = None) -> tuple[float, ...] | None:
+        row = self._rows.get(name)
+        if row is None:
+            return self._decode(name) if name in self._index else default
+        return row
+
+    def _decode(self, name: str) -> tuple[float, ...]:
+        start = self._index[name] * self._width
+        # Two threads may decode the same row at once: both get equal values, either is kept.
+        row = self._rows[name] = tuple(w / self._scale for w in self._packed[start : start + self._width])
+        return row
+
+    def __getitem__(self, name: str) -> tuple[float, ...]:
+        row = self.get(name)
+        if row is None:
+            raise KeyError(name)
+        return row
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 def _sequence(value: object) -> Sequence[object]:

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lumen_bot.domain.messages import Reply, ReplyKind
 from lumen_bot.domain.speech import N_, Speech
-from lumen_bot.domain.understanding import Topic
+
+if TYPE_CHECKING:  # an annotation only: the CLI's parser reads the enums below without pydantic
+    from lumen_bot.domain.understanding import Topic
 
 
 class TicketCategory(StrEnum):

@@ -125,4 +125,7 @@ class CarrierLinks:
         order = await self._source.find(order_number)
         if order is None:
             return None
-        return order.model_copy(update={"shipments": tuple(complete_shipment(s) for s in order.shipments)})
+        shipments = tuple(complete_shipment(s) for s in order.shipments)
+        if all(new is old for new, old in zip(shipments, order.shipments, strict=True)):
+            return order  # nothing to add (a source that gives links, or no shipment): no copy
+        return order.model_copy(update={"shipments": shipments})

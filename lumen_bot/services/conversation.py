@@ -132,11 +132,6 @@ class ConversationHandler:
     async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn:
         started = time.perf_counter()
         pid = message.provider_message_id
-        if pid is not None:
-            previous = await self._messages.replies_for(message.channel, pid)
-            if previous is not None:
-                log.info("redelivery answered from the log", extra={"channel": message.channel})
-                return _Turn(previous, redelivery=True)
         text = message.text[: self._max_text_length]
         understanding = None
         # A turn whose email check lost a race to another check starts over with the new count; each such
@@ -145,7 +140,12 @@ class ConversationHandler:
         for attempt in range(
             _MAX_ATTEMPTS + max(limits.per_conversation, limits.per_order, limits.per_email)
         ):
-            snapshot = await self._store.load(message.channel, message.conversation_key)
+            # The load tells a redelivery too (by the provider id), in the same round trip. Asked on
+            # every attempt: a delivery another worker answered meanwhile gets that worker's replies.
+            snapshot = await self._store.load(message.channel, message.conversation_key, pid)
+            if snapshot.answered is not None:
+                log.info("redelivery answered from the log", extra={"channel": message.channel})
+                return _Turn(snapshot.answered, redelivery=True)
             if existing_only and snapshot.conversation_id is None:
                 return _NO_CONVERSATION
             now = self._clock()

@@ -11,8 +11,25 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from lumen_bot.domain.engine import (
     ConversationState,
@@ -58,6 +75,29 @@ _KNOWN = "known"
 _LOAD = select(_CONVERSATION.c.id, _CONVERSATION.c.state, _CONVERSATION.c.version).where(
     _CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")
 )
+# A turn of a message with a provider id asks two things first: was this delivery answered already (the
+# message log), and where does its conversation stand. One statement answers both — a row for each that
+# exists, told apart by ``kind`` — so a turn pays one round trip (and one pooled connection) for them.
+_IS_CONVERSATION, _IS_MESSAGE = "c", "m"
+_LOAD_ANSWERED = union_all(
+    select(
+        literal_column(f"'{_IS_CONVERSATION}'").label("kind"),
+        _CONVERSATION.c.id,
+        _CONVERSATION.c.state,
+        _CONVERSATION.c.version,
+        null().cast(Text).label("replies"),
+    ).where(_CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")),
+    select(
+        literal_column(f"'{_IS_MESSAGE}'"),
+        null().cast(Integer),
+        null().cast(Text),
+        null().cast(Integer),
+        _MESSAGE.c.replies,
+    ).where(
+        _MESSAGE.c.channel == bindparam("channel"),
+        _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
+    ),
+)
 _CREATE = insert(_CONVERSATION).returning(_CONVERSATION.c.id)
 _SAVE = (
     update(_CONVERSATION)
@@ -65,6 +105,28 @@ _SAVE = (
     .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
 )
 _LOG = insert(_MESSAGE)
+
+
+def _failures_since(*where: ColumnElement[bool]) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .select_from(_FAILURE)
+        .where(_FAILURE.c.created_at >= bindparam("since"), *where)
+        .scalar_subquery()
+    )
+
+
+# The save of a turn that checked an email, with the failures it counted counted again in the same
+# statement: it changes nothing (rowcount 0, a stale count like a moved version) when another turn recorded
+# one since. One round trip fewer than a separate recount, and as safe: on PostgreSQL the statement's
+# snapshot is taken after the advisory locks were granted (the statement before it), so every failure
+# recorded under them is visible; SQLite takes its one write lock at the start of a writing statement, on
+# the newest snapshot.
+_SAVE_IF_COUNTS_STAND = _SAVE.where(
+    _failures_since(_FAILURE.c.conversation_id == bindparam("b_id")) == bindparam("in_conversation"),
+    _failures_since(_FAILURE.c.order_number == bindparam("order_number")) == bindparam("for_order"),
+    _failures_since(_FAILURE.c.email_digest == bindparam("email_digest")) == bindparam("for_email"),
+)
 _REPLIES = select(_MESSAGE.c.replies).where(
     _MESSAGE.c.channel == bindparam("channel"),
     _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
@@ -78,7 +140,12 @@ _COUNT_FAILURES = select(
     func.count().filter(_SAME_ORDER),
     func.count().filter(_SAME_EMAIL),
 ).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+# Both locks in one round trip. PostgreSQL evaluates a select list left to right, so the order lock is
+# always taken before the email lock and two checks never wait on each other.
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(:order_key, 0)),"
+    " pg_advisory_xact_lock(hashtextextended(:email_key, 0))"
+)
 _OPEN_TICKET = select(_TICKET.c.id, _TICKET.c.reference).where(
     _TICKET.c.conversation_id == bindparam("conversation_id"),
     _TICKET.c.category == bindparam("category"),
@@ -126,10 +193,12 @@ class SqlConversationStore:
     def __init__(self, database: Database, *, updates_max_days: int = 30) -> None:
         self._database = database
         self._engine = database.engine
+        # Every read here is one statement: no transaction of its own (see ``Database.single_reads``).
+        self._reads = database.single_reads
         self._updates_last = timedelta(days=updates_max_days)
 
-    async def load(self, channel: str, key: str) -> Snapshot:
-        return await self._database.read(self._load, channel, key)
+    async def load(self, channel: str, key: str, provider_message_id: str | None = None) -> Snapshot:
+        return await self._database.read(self._load, channel, key, provider_message_id)
 
     async def commit(
         self,
@@ -171,12 +240,27 @@ class SqlConversationStore:
         }
         return await self._database.read(self._count_failures, params)
 
-    def _load(self, channel: str, key: str) -> Snapshot:
-        with self._engine.connect() as connection:
-            row = connection.execute(_LOAD, {"channel": channel, "key": key}).first()
-        if row is None:
-            return Snapshot(conversation_id=None, state=ConversationState(), version=0)
-        return Snapshot(row.id, ConversationState.model_validate_json(row.state), row.version)
+    def _load(self, channel: str, key: str, provider_message_id: str | None) -> Snapshot:
+        if provider_message_id is None:
+            with self._reads.connect() as connection:
+                row = connection.execute(_LOAD, {"channel": channel, "key": key}).first()
+            if row is None:
+                return Snapshot(conversation_id=None, state=ConversationState(), version=0)
+            return Snapshot(row.id, ConversationState.model_validate_json(row.state), row.version)
+        params = {"channel": channel, "key": key, "provider_message_id": provider_message_id}
+        with self._reads.connect() as connection:
+            rows = connection.execute(_LOAD_ANSWERED, params).all()
+        conversation = next((row for row in rows if row.kind == _IS_CONVERSATION), None)
+        logged = next((row for row in rows if row.kind == _IS_MESSAGE), None)
+        # A redelivery needs only the replies it got the first time: its state is not parsed.
+        answered = None if logged is None else load_replies(logged.replies)
+        if conversation is None:
+            return Snapshot(None, ConversationState(), 0, answered)
+        if answered is not None:
+            return Snapshot(conversation.id, ConversationState(), conversation.version, answered)
+        return Snapshot(
+            conversation.id, ConversationState.model_validate_json(conversation.state), conversation.version
+        )
 
     def _commit(
         self,
@@ -193,10 +277,7 @@ class SqlConversationStore:
             with self._engine.begin() as connection:
                 if check is not None:
                     _lock_attempts(connection, check)
-                conversation_id = self._save_state(connection, snapshot, message, state, now)
-                if check is not None and _recounted(connection, conversation_id, check) != check.counted:
-                    # Another turn recorded a failure for this order or email since we counted.
-                    raise ConcurrentUpdate(message.conversation_key)
+                conversation_id = self._save_state(connection, snapshot, message, state, now, check)
                 connection.execute(
                     _LOG,
                     {
@@ -225,7 +306,11 @@ class SqlConversationStore:
         message: InboundMessage,
         state: ConversationState,
         now: datetime,
+        check: AttemptCheck | None,
     ) -> int:
+        """The conversation's id once its new state is saved. Raises :class:`ConcurrentUpdate` when the
+        version moved on, or when another turn recorded a failure for the checked order or email since
+        this one counted (``check``, its locks already held)."""
         encoded = state.model_dump_json()
         if snapshot.conversation_id is None:
             created = connection.execute(
@@ -239,35 +324,45 @@ class SqlConversationStore:
                     "updated_at": now,
                 },
             )
-            return int(created.scalar_one())
-        result = connection.execute(
-            _SAVE,
-            {
-                "b_id": snapshot.conversation_id,
-                "b_version": snapshot.version,
-                "state": encoded,
-                "version": snapshot.version + 1,
-                "updated_at": now,
-            },
-        )
+            conversation_id = int(created.scalar_one())
+            if check is not None and _recounted(connection, conversation_id, check) != check.counted:
+                raise ConcurrentUpdate(message.conversation_key)
+            return conversation_id
+        params: dict[str, object] = {
+            "b_id": snapshot.conversation_id,
+            "b_version": snapshot.version,
+            "state": encoded,
+            "version": snapshot.version + 1,
+            "updated_at": now,
+        }
+        if check is not None:
+            params |= {
+                "order_number": check.order_number,
+                "email_digest": check.email_digest,
+                "since": check.since,
+                "in_conversation": check.counted.in_conversation,
+                "for_order": check.counted.for_order,
+                "for_email": check.counted.for_email,
+            }
+        result = connection.execute(_SAVE if check is None else _SAVE_IF_COUNTS_STAND, params)
         if result.rowcount != 1:
             raise ConcurrentUpdate(message.conversation_key)
         return snapshot.conversation_id
 
     def _open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
         params = {"conversation_id": conversation_id, "category": category}
-        with self._engine.connect() as connection:
+        with self._reads.connect() as connection:
             row = connection.execute(_OPEN_TICKET, params).first()
         return None if row is None else str(row.reference)
 
     def _replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
         params = {"channel": channel, "provider_message_id": provider_message_id}
-        with self._engine.connect() as connection:
+        with self._reads.connect() as connection:
             stored = connection.execute(_REPLIES, params).scalar_one_or_none()
         return None if stored is None else load_replies(stored)
 
     def _count_failures(self, params: dict[str, object]) -> FailureCounts:
-        with self._engine.connect() as connection:
+        with self._reads.connect() as connection:
             return _counts(connection, params)
 
 
@@ -276,8 +371,11 @@ def _lock_attempts(connection: Connection, check: AttemptCheck) -> None:
     advisory locks, always order before email so two turns never wait on each other. SQLite needs none:
     the state saved next takes the database's one write lock, which every other writer waits for."""
     if connection.dialect.name == "postgresql":
-        for key in (f"verify-order:{check.order_number}", f"verify-email:{check.email_digest}"):
-            connection.execute(_ADVISORY_LOCK, {"key": key})
+        keys = {
+            "order_key": f"verify-order:{check.order_number}",
+            "email_key": f"verify-email:{check.email_digest}",
+        }
+        connection.execute(_ADVISORY_LOCKS, keys)
 
 
 def _recounted(connection: Connection, conversation_id: int, check: AttemptCheck) -> FailureCounts:

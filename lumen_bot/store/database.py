@@ -80,6 +80,13 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # For reads of one statement, which see one snapshot with or without a transaction. On PostgreSQL
+        # a transaction costs two more round trips (BEGIN, and ROLLBACK when the connection goes back to
+        # the pool), so these run without one. SQLite needs no switch: its driver begins no transaction
+        # for a SELECT, and changing its isolation level would cost a PRAGMA each time.
+        self.single_reads = engine
+        if engine.dialect.name == "postgresql":
+            self.single_reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._readers = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="lumen-db")
         self._writer = self._readers
         self._budgeted = engine.dialect.name == "sqlite"
@@ -137,10 +144,22 @@ def _within(deadline: float, work: Callable[[], T]) -> T:
     return work()
 
 
+# A connection's busy timeout counts as set when it is at most the budget and within this many ms below
+# it. A write's budget is nearly always a few ms under the full 5 s (its moment in the queue): with an
+# exact match every write lowered the timeout and the next read raised it again, a PRAGMA statement each.
+_BUDGET_SLACK_MS = 100
+
+
 def _wait_within_budget(connection: Connection) -> None:
-    """Set the connection's busy timeout to the transaction's budget (when it is not set so already)."""
+    """Set the connection's busy timeout to the transaction's budget (when it is not set so already).
+
+    Never longer than the budget, so a write keeps its bound; up to :data:`_BUDGET_SLACK_MS` shorter.
+    """
     wanted = getattr(_budget, "ms", _BUSY_TIMEOUT_MS)
-    if connection.info.get("busy_timeout_ms", _BUSY_TIMEOUT_MS) != wanted:
+    current = connection.info.get("busy_timeout_ms", _BUSY_TIMEOUT_MS)
+    if current > wanted or current < wanted - _BUDGET_SLACK_MS:
+        # Rounded down to a step, so the writes that follow (their budgets a little lower) match it too.
+        wanted = max(1, wanted // _BUDGET_SLACK_MS * _BUDGET_SLACK_MS)
         connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
         connection.info["busy_timeout_ms"] = wanted
 

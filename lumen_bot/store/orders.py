@@ -52,7 +52,8 @@ class SqlOrderSource:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._engine = database.engine
+        # The lookup is one statement: no transaction of its own (see ``Database.single_reads``).
+        self._reads = database.single_reads
 
     async def find(self, order_number: str) -> Order | None:
         return await self._database.read(self.find_now, order_number)
@@ -60,7 +61,7 @@ class SqlOrderSource:
     def find_now(self, order_number: str) -> Order | None:
         # One round trip: the order left-joined with its shipments.
         try:
-            with self._engine.connect() as connection:
+            with self._reads.connect() as connection:
                 rows = connection.execute(_FIND, {"number": order_number}).all()
         except SQLAlchemyError as error:
             raise OrderSourceUnavailable(str(error)) from error

