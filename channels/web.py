@@ -22,6 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, Field, StrictStr
 
 from channels.http_errors import BODY_TOO_LARGE, error_responses
+from channels.rate_counts import SweptMemoryStorage
 from lumen_bot.domain.messages import InboundMessage, clean_text
 from lumen_bot.services.conversation import ConversationHandler
 from lumen_bot.settings import ConfigurationError
@@ -195,6 +196,8 @@ def _storage(uri: str) -> Storage:
             "socket_connect_timeout": _REDIS_TIMEOUT_SECONDS,
             "socket_timeout": _REDIS_TIMEOUT_SECONDS,
         }
+    if scheme == "memory":
+        return SweptMemoryStorage()
     try:
         storage = storage_from_string(uri, **options)
     except LimitsConfigurationError:
@@ -246,7 +249,7 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
             token = new_session()
             # The first message counts toward the new session's budget too.
             await rate_limit.take_session(token)
-            replies = await handler.handle(_message(token, text, body.lang))
+            replies = await handler.start(_message(token, text, body.lang))
         return ChatResponse(
             session=token,
             messages=[ChatMessage(text=r.text, quick_replies=list(r.quick_replies)) for r in replies],

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 import uuid
 
 import httpx
 import pytest
 from fastapi import HTTPException
+from limits import parse
 from limits.errors import StorageError
+from limits.strategies import MovingWindowRateLimiter
 
 from channels.app import create_app
+from channels.rate_counts import SWEEP_SECONDS, SweptMemoryStorage
 from channels.web import RateLimit
 from lumen_bot.settings import load_settings
 from tests.conftest import REDIS_URL, LiveServer
@@ -151,3 +155,40 @@ def test_processes_sharing_redis_share_each_sessions_budget():
     with pytest.raises(HTTPException) as refused:
         other.session(session)
     assert refused.value.status_code == 429
+
+
+def test_memory_counts_arm_one_sweep_a_second_however_many_messages_arrive():
+    storage = SweptMemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    limiter.hit(parse("100/second"), "chat", "session")
+    armed = storage.timer
+
+    for _ in range(50):
+        limiter.hit(parse("100/second"), "chat", "session")
+
+    assert storage.timer is armed
+    assert armed.interval == SWEEP_SECONDS
+
+
+def test_memory_counts_past_their_window_are_dropped_by_the_sweep():
+    storage = SweptMemoryStorage(sweep_seconds=0.05)
+    limiter = MovingWindowRateLimiter(storage)
+    limiter.hit(parse("5/second"), "chat", "session")
+
+    time.sleep(1.2)
+    limiter.hit(parse("5/second"), "chat", "other session")  # arms the next sweep
+    time.sleep(0.5)
+
+    assert [key.split("/")[2] for key in storage.events] == ["other session"]
+
+
+def test_a_slower_sweep_counts_the_same_moving_window():
+    storage = SweptMemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    budget = parse("3/second")
+
+    answers = [limiter.hit(budget, "chat", "session") for _ in range(4)]
+    time.sleep(1.05)
+    answers.append(limiter.hit(budget, "chat", "session"))
+
+    assert answers == [True, True, True, False, True]

@@ -97,26 +97,46 @@ def test_a_check_whose_count_stands_is_saved(store, engine, existing):
     assert rows(engine, MessageRow) == (3 if existing else 2)
 
 
-def test_a_two_turn_sms_dialogue_stays_within_its_statements(runtime, engine):
-    """Turn 1: the load (with the redelivery check), the new conversation, the log. Turn 2 adds the order
-    and the failure count; the save carries the recount; PostgreSQL takes both locks in one statement."""
-    statements: list[str] = []
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement the engine runs meanwhile."""
+    ran: list[str] = []
 
     def counted(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        if not statement.startswith("PRAGMA"):  # SQLite's per-connection busy timeout, set once
-            statements.append(statement)
+        ran.append(statement)
 
     event.listen(engine, "before_cursor_execute", counted)
-    try:
-        per_turn = []
-        for number, text in enumerate(["where is order 1042", "jane.doe@example.com"]):
-            statements.clear()
-            msg = InboundMessage(
-                "sms", "+15550004", text, datetime.now(UTC), provider_message_id=f"SM{number}"
-            )
-            asyncio.run(runtime.handler.handle(msg))
-            per_turn.append(len(statements))
-    finally:
-        event.remove(engine, "before_cursor_execute", counted)
+    yield ran
+    event.remove(engine, "before_cursor_execute", counted)
+
+
+def test_a_two_turn_sms_dialogue_stays_within_its_statements(runtime, engine, statements):
+    """Turn 1: the load (with the redelivery check), the new conversation, the log. Turn 2 adds the order
+    and the failure count; the save carries the recount; PostgreSQL takes both locks in one statement."""
+    per_turn = []
+    for number, text in enumerate(["where is order 1042", "jane.doe@example.com"]):
+        statements.clear()
+        msg = InboundMessage("sms", "+15550004", text, datetime.now(UTC), provider_message_id=f"SM{number}")
+        asyncio.run(runtime.handler.handle(msg))
+        per_turn.append(len(statements))
     locks = 1 if engine.dialect.name == "postgresql" else 0
     assert per_turn == [3, 5 + locks]
+
+
+def test_the_first_message_of_a_new_chat_session_is_saved_without_a_load(runtime, statements):
+    msg = InboundMessage("web", "session-digest-1", "where is order 1042", datetime.now(UTC))
+
+    replies = asyncio.run(runtime.handler.start(msg))
+
+    assert [reply.kind for reply in replies] == [ReplyKind.ASK_EMAIL]
+    assert [statement.split()[0] for statement in statements] == ["INSERT", "INSERT"]
+
+
+def test_a_new_chat_session_whose_key_was_taken_after_all_is_answered_in_that_conversation(runtime):
+    taken = InboundMessage("web", "session-digest-2", "where is order 1042", datetime.now(UTC))
+    asyncio.run(runtime.handler.handle(taken))
+
+    again = InboundMessage("web", "session-digest-2", "jane.doe@example.com", datetime.now(UTC))
+    replies = asyncio.run(runtime.handler.start(again))
+
+    assert ReplyKind.ORDER_ANSWER in [reply.kind for reply in replies]

@@ -1,18 +1,22 @@
-"""A database that makes Lumen wait never stalls the server: SQL runs off the event loop.
+"""A database that makes Lumen wait never stalls the server: SQL that may wait runs off the event loop.
 
 Another process holding SQLite's write lock (a backup, an import, a second worker) delays only the
-messages that must write; the event loop keeps serving everything else meanwhile.
+messages that must write; the event loop keeps serving everything else meanwhile. What cannot wait — a
+WAL read by key, a commit tried without waiting for the lock — runs in the loop, where a thread would cost
+more than the work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from channels.app import Runtime, build_runtime
 from lumen_bot.domain.messages import InboundMessage, ReplyKind
@@ -87,3 +91,35 @@ def test_a_message_that_needs_no_write_is_answered_while_the_lock_is_held(runtim
         return [reply.kind for reply in replies]
 
     assert asyncio.run(scenario()) == [ReplyKind.ASK_EMAIL]
+
+
+def test_on_a_sqlite_file_a_turn_reads_and_commits_in_the_event_loop_when_nothing_holds_the_lock(runtime):
+    threads: set[str] = set()
+
+    def seen(*_args: object) -> None:
+        threads.add(threading.current_thread().name)
+
+    engine = runtime.database.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        asyncio.run(runtime.handler.handle(message("where is order 1042")))
+        asyncio.run(runtime.handler.handle(message("jane.doe@example.com")))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        asyncio.run(runtime.aclose())
+
+    assert threads == {threading.main_thread().name}
+
+
+def test_a_commit_that_finds_the_write_lock_taken_is_saved_once_it_is_released(runtime, write_lock):
+    async def scenario() -> list[ReplyKind]:
+        waiting = asyncio.create_task(runtime.handler.handle(message("where is order 1042")))
+        await asyncio.sleep(0.2)
+        write_lock.execute("COMMIT")
+        replies = await waiting
+        await runtime.aclose()
+        return [reply.kind for reply in replies]
+
+    assert asyncio.run(scenario()) == [ReplyKind.ASK_EMAIL]
+    with sqlite3.connect(runtime.database.engine.url.database) as reader:
+        assert reader.execute("SELECT count(*) FROM messages").fetchone() == (1,)

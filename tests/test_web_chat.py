@@ -147,7 +147,7 @@ def test_an_unexpected_failure_answers_503_with_a_time_to_retry_and_keeps_the_co
     async def broken(_message):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(app.state.runtime.handler, "handle", broken)
+    monkeypatch.setattr(app.state.runtime.handler, "start", broken)
 
     failed = http.post("/api/chat", json={"session": None, "text": "hi"})
     after = http.get("/healthz")

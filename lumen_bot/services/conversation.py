@@ -67,6 +67,7 @@ class _Turn:
 
 
 _NO_CONVERSATION = _Turn([], no_conversation=True)
+_NEW_CONVERSATION = Snapshot(conversation_id=None, state=ConversationState(), version=0)
 
 
 class ConversationHandler:
@@ -98,6 +99,11 @@ class ConversationHandler:
         """The replies to ``message``; for a redelivery, the replies it got the first time."""
         return (await self._take_turn(message, existing_only=False)).replies
 
+    async def start(self, message: InboundMessage) -> list[Reply]:
+        """Like :meth:`handle`, for a conversation whose key was made for this message (a new chat
+        session): there is nothing to load first."""
+        return (await self._take_turn(message, existing_only=False, new=True)).replies
+
     async def handle_accepted(self, message: InboundMessage) -> list[Reply]:
         """Like :meth:`handle`, but raises :class:`StoreUnavailable` rather than answering "try again
         later": a message accepted for later is answered once the store is back."""
@@ -114,13 +120,13 @@ class ConversationHandler:
         return None if turn.no_conversation else turn.replies
 
     async def _take_turn(
-        self, message: InboundMessage, *, existing_only: bool, degrade: bool = True
+        self, message: InboundMessage, *, existing_only: bool, degrade: bool = True, new: bool = False
     ) -> _Turn:
         # Messages of one conversation take turns within this process; across processes the versioned
         # save in the store settles any race.
         async with self._turns.hold((message.channel, message.conversation_key)):
             try:
-                return await self._handle(message, existing_only)
+                return await self._handle(message, existing_only, new)
             except StoreUnavailable:
                 if not degrade:
                     raise
@@ -129,7 +135,7 @@ class ConversationHandler:
                 say = self._policy.voice(message.language_hint)
                 return _Turn([replies.unavailable(say, self._policy.support_contact)])
 
-    async def _handle(self, message: InboundMessage, existing_only: bool) -> _Turn:
+    async def _handle(self, message: InboundMessage, existing_only: bool, new: bool) -> _Turn:
         started = time.perf_counter()
         pid = message.provider_message_id
         text = message.text[: self._max_text_length]
@@ -142,7 +148,12 @@ class ConversationHandler:
         ):
             # The load tells a redelivery too (by the provider id), in the same round trip. Asked on
             # every attempt: a delivery another worker answered meanwhile gets that worker's replies.
-            snapshot = await self._store.load(message.channel, message.conversation_key, pid)
+            # (A new key's first attempt has nothing to load; were the key taken after all, its save
+            # would fail as a lost race, and the next attempt loads.)
+            if new and attempt == 0:
+                snapshot = _NEW_CONVERSATION
+            else:
+                snapshot = await self._store.load(message.channel, message.conversation_key, pid)
             if snapshot.answered is not None:
                 log.info("redelivery answered from the log", extra={"channel": message.channel})
                 return _Turn(snapshot.answered, redelivery=True)

@@ -80,7 +80,13 @@ class TrainedUnderstander:
         rules = rule_reading.understanding
         words = plain_words(text)
         phrasing = word_features(words)
-        intent, topic, not_arrived, confidence = self._model_intent(words, phrasing, rule_reading)
+        identifiers_only = rule_reading.sure and rules.intent is Intent.PROVIDE_DETAILS
+        if identifiers_only:
+            # Nothing but an order number or an address, give or take "it's": the rules are certain, and
+            # the model's intent would be overruled below. Half the messages of a verification are these.
+            intent, topic, not_arrived, confidence = Intent.PROVIDE_DETAILS, None, False, 1.0
+        else:
+            intent, topic, not_arrived, confidence = self._model_intent(words, phrasing, rule_reading)
         language = language_of(
             self._languages.guesses(text),
             lambda: self._model.languages.probabilities(phrasing),
@@ -104,9 +110,8 @@ class TrainedUnderstander:
             if order_number is None and not sure and not mentions_an_order(words):
                 # "How long does it take?", "any news?": a time or status question about no order.
                 intent, not_arrived, sure = Intent.UNKNOWN, False, False
-        if rule_reading.sure and rules.intent is Intent.PROVIDE_DETAILS:
-            # Nothing but an order number or an address, give or take "it's": the rules are certain.
-            intent, topic, not_arrived, sure = Intent.PROVIDE_DETAILS, None, False, True
+        if identifiers_only:
+            sure = True
         if intent is Intent.PROVIDE_DETAILS and not (order_number or rules.email):
             intent, sure = Intent.UNKNOWN, False
         if (order_number or rules.email) and intent in SMALL_TALK:

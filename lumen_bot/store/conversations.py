@@ -198,7 +198,7 @@ class SqlConversationStore:
         self._updates_last = timedelta(days=updates_max_days)
 
     async def load(self, channel: str, key: str, provider_message_id: str | None = None) -> Snapshot:
-        return await self._database.read(self._load, channel, key, provider_message_id)
+        return await self._database.lookup(self._load, channel, key, provider_message_id)
 
     async def commit(
         self,
@@ -211,7 +211,7 @@ class SqlConversationStore:
         now: datetime,
         check: AttemptCheck | None = None,
     ) -> None:
-        await self._database.write(
+        await self._database.record(
             self._commit,
             snapshot,
             message,
@@ -224,10 +224,10 @@ class SqlConversationStore:
         )
 
     async def open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
-        return await self._database.read(self._open_ticket, conversation_id, category)
+        return await self._database.lookup(self._open_ticket, conversation_id, category)
 
     async def replies_for(self, channel: str, provider_message_id: str) -> list[Reply] | None:
-        return await self._database.read(self._replies_for, channel, provider_message_id)
+        return await self._database.lookup(self._replies_for, channel, provider_message_id)
 
     async def count_failures(
         self, conversation_id: int | None, order_number: str, email_digest: str, since: datetime
@@ -238,7 +238,7 @@ class SqlConversationStore:
             "email_digest": email_digest,
             "since": since,
         }
-        return await self._database.read(self._count_failures, params)
+        return await self._database.lookup(self._count_failures, params)
 
     def _load(self, channel: str, key: str, provider_message_id: str | None) -> Snapshot:
         if provider_message_id is None:

@@ -56,7 +56,7 @@ class SqlOrderSource:
         self._reads = database.single_reads
 
     async def find(self, order_number: str) -> Order | None:
-        return await self._database.read(self.find_now, order_number)
+        return await self._database.lookup(self.find_now, order_number)
 
     def find_now(self, order_number: str) -> Order | None:
         # One round trip: the order left-joined with its shipments.
