@@ -12,13 +12,15 @@
     too; its server CPU is Lumen's process only, the database server's is not counted. Two loads: paced
     (the same offered request rate for every server, so per-request CPU and latency compare like with
     like) and as fast as each server answers (throughput; latency there is queueing). Every round loads
-    each server in turn, floor first, so they all see the same machine; the ratios to the floor (server
-    CPU per request, p99) are the median of the rounds. The client shares the machine's cores: its own
-    CPU per request and its share of one core are printed beside each row, so a reader can see it is
-    not the bottleneck (a share near 100 % would mean it is). Compare the rows of one run rather than
-    quoting absolute latencies.
+    the floor, then each Lumen target followed by the floor again, so each target is measured between
+    two runs of the floor on the same machine (a shared host speeds up and slows down by a fifth within
+    a minute); a target's ratios to the floor (server CPU per request, p99) are to the mean of those two
+    runs, and the median of the rounds is reported with each round's CPU ratio beside it. The client
+    shares the machine's cores: its own CPU per request and its share of one core are printed beside
+    each row, so a reader can see it is not the bottleneck (a share near 100 % would mean it is).
+    Compare the rows of one run rather than quoting absolute latencies.
 
-    scripts/bench.py [--seconds 5] [--concurrency 8] [--rate 400] [--rounds 3]
+    scripts/bench.py [--seconds 3] [--concurrency 8] [--rate 400] [--rounds 7]
                      [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -340,8 +342,9 @@ def load(
 
 def bench_http(
     seconds: float, concurrency: int, rounds: int, loads: list[Load], postgres: str | None
-) -> dict[Load, list[dict[str, LoadResult]]]:
-    """The servers run side by side; rounds alternate between targets so all see the same machine."""
+) -> dict[Load, list[list[LoadResult]]]:
+    """The servers run side by side; each round loads the floor, then each Lumen target followed by the
+    floor again, so that every target is measured between two runs of the floor on the same machine."""
     with tempfile.TemporaryDirectory() as folder, scratch_database(postgres) as postgres_url:
         env = {
             **os.environ,
@@ -367,14 +370,17 @@ def bench_http(
             for name, server_env in envs.items():
                 port = free_port()
                 servers[name] = (start_server([*commands[name], "--port", str(port)], server_env, port), port)
+            chosen = targets(postgres_url is not None)
+            floor, others = chosen[0], chosen[1:]
+            # Each Lumen run sits between two runs of the floor: a machine that slows down or speeds up
+            # during a round (other tenants of the host) moves both sides of its ratio alike.
+            order = [floor, *itertools.chain.from_iterable((target, floor) for target in others)]
             return {
                 shape: [
-                    {
-                        target.name: load(
-                            target, *servers[target.server], seconds, concurrency, shape.interval
-                        )
-                        for target in targets(postgres_url is not None)
-                    }
+                    [
+                        load(target, *servers[target.server], seconds, concurrency, shape.interval)
+                        for target in order
+                    ]
                     for _ in range(rounds)
                 ]
                 for shape in loads
@@ -414,7 +420,19 @@ def cpu_per_request(result: LoadResult) -> float:
     return result.cpu_seconds / result.requests
 
 
-def report(shape: Load, rounds: list[dict[str, LoadResult]]) -> None:
+def to_the_floor(results: list[LoadResult]) -> dict[str, tuple[float, float]]:
+    """Each Lumen target's server CPU per request and p99, over the mean of the floor's runs on either
+    side of it (``results`` alternate: floor, target, floor, target, …, floor)."""
+    ratios = {}
+    for index in range(1, len(results) - 1, 2):
+        before, target, after = results[index - 1], results[index], results[index + 1]
+        floor_cpu = (cpu_per_request(before) + cpu_per_request(after)) / 2
+        floor_p99 = (p99(before) + p99(after)) / 2
+        ratios[target.name] = (cpu_per_request(target) / floor_cpu, p99(target) / floor_p99)
+    return ratios
+
+
+def report(shape: Load, rounds: list[list[LoadResult]]) -> None:
     print(f"\n{shape.label}\n")
     print(
         "| round | server | requests/s | p50 ms | p99 ms | server CPU ms/request "
@@ -422,27 +440,28 @@ def report(shape: Load, rounds: list[dict[str, LoadResult]]) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for number, results in enumerate(rounds, start=1):
-        for result in results.values():
+        for result in results:
             print(f"| {number} {result.row()}")
-    print("\nTo the floor, median of rounds (targets: CPU ≤ 4x, p99 ≤ 2x):\n")
-    print("| server | server CPU per request / floor's | p99 / floor's |")
-    print("|---|---|---|")
-    for name in rounds[0]:
-        if name == BARE:
-            continue
-        cpu = statistics.median(cpu_per_request(r[name]) / cpu_per_request(r[BARE]) for r in rounds)
-        tail = statistics.median(p99(r[name]) / p99(r[BARE]) for r in rounds)
-        print(f"| {name} | {cpu:.2f}x | {tail:.2f}x |")
+    each = [to_the_floor(results) for results in rounds]
+    print("\nTo the floor (the mean of its runs just before and after), median of rounds (targets: CPU ≤ 4x,")
+    print("p99 ≤ 2x):\n")
+    print("| server | server CPU per request / floor's | p99 / floor's | CPU ratios of the rounds |")
+    print("|---|---|---|---|")
+    for name in each[0]:
+        cpu = [ratios[name][0] for ratios in each]
+        tail = statistics.median(ratios[name][1] for ratios in each)
+        spread = ", ".join(f"{ratio:.2f}" for ratio in cpu)
+        print(f"| {name} | {statistics.median(cpu):.2f}x | {tail:.2f}x | {spread} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=5.0, help="load per server, load and round")
+    parser.add_argument("--seconds", type=float, default=3.0, help="each run of a server, per load and round")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent shoppers")
     parser.add_argument("--rate", type=float, default=400, help="requests/s offered by the paced run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; ratios are their median")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds; the ratios are their median")
     parser.add_argument("--engine-messages", type=int, default=20_000)
     parser.add_argument(
         "--postgres",
