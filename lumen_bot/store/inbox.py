@@ -60,11 +60,17 @@ _TAKE = (
     )
     .returning(*_FIELDS)
 )
-_SETTLE = update(_INBOX).where(
-    _INBOX.c.id == bindparam("b_id"),
-    _INBOX.c.status == PENDING,
-    _INBOX.c.lease_token == bindparam("b_token"),
+# Statements are built once: SQLAlchemy then reuses their compiled form (see store/conversations.py).
+_SETTLE = (
+    update(_INBOX)
+    .where(
+        _INBOX.c.id == bindparam("b_id"),
+        _INBOX.c.status == PENDING,
+        _INBOX.c.lease_token == bindparam("b_token"),
+    )
+    .values(status=bindparam("status"), answered_at=bindparam("answered_at"))
 )
+_STORE = insert(_INBOX).returning(_INBOX.c.id)
 
 
 class SqlInbox:
@@ -77,7 +83,7 @@ class SqlInbox:
     async def accept(
         self, messages: Sequence[Accepted], now: datetime, lease_until: datetime
     ) -> list[Lease | None]:
-        return await self._database.write(self._accept, tuple(messages), now, lease_until)
+        return await self._database.record(self._accept, tuple(messages), now, lease_until)
 
     async def due(self, now: datetime, limit: int) -> list[int]:
         return await self._database.read(self._due, now, limit)
@@ -86,7 +92,7 @@ class SqlInbox:
         return await self._database.write(self._take, entry_id, now, lease_until)
 
     async def settle(self, lease: Lease, replies: Sequence[Outgoing], now: datetime) -> list[int] | None:
-        return await self._database.write(self._settle, lease, tuple(replies), now)
+        return await self._database.record(self._settle, lease, tuple(replies), now)
 
     async def give_up(self, lease: Lease, now: datetime) -> None:
         await self._database.write(self._give_up, lease, now)
@@ -141,16 +147,16 @@ class SqlInbox:
 
     def _settle(self, lease: Lease, replies: tuple[Outgoing, ...], now: datetime) -> list[int] | None:
         with self._engine.begin() as connection:
-            values = {"status": ANSWERED, "answered_at": now}
-            settled = connection.execute(_SETTLE.values(**values), {"b_id": lease.id, "b_token": lease.token})
+            settle = {"b_id": lease.id, "b_token": lease.token, "status": ANSWERED, "answered_at": now}
+            settled = connection.execute(_SETTLE, settle)
             if settled.rowcount != 1:
                 return None
             return [enqueue(connection, reply, now) for reply in replies]
 
     def _give_up(self, lease: Lease, now: datetime) -> None:
         with self._engine.begin() as connection:
-            values = {"status": FAILED, "answered_at": now}
-            connection.execute(_SETTLE.values(**values), {"b_id": lease.id, "b_token": lease.token})
+            settle = {"b_id": lease.id, "b_token": lease.token, "status": FAILED, "answered_at": now}
+            connection.execute(_SETTLE, settle)
 
 
 def _insert(connection: Connection, accepted: Accepted, state: dict[str, Any], now: datetime) -> int | None:
@@ -174,7 +180,7 @@ def _insert(connection: Connection, accepted: Accepted, state: dict[str, Any], n
     try:
         # A savepoint, so that losing the race to another worker keeps the rest of the delivery.
         with connection.begin_nested():
-            return connection.execute(insert(_INBOX).returning(_INBOX.c.id), row).scalar_one()
+            return connection.execute(_STORE, row).scalar_one()
     except IntegrityError:
         return None  # another worker stored the same delivery a moment ago
 

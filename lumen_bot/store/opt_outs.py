@@ -25,7 +25,7 @@ class SqlOptOuts:
         self._engine = database.engine
 
     async def is_opted_out(self, channel: str, address: str) -> bool:
-        return await self._database.read(self._is_opted_out, channel, address)
+        return await self._database.lookup(self._is_opted_out, channel, address)
 
     async def opt_out(self, channel: str, address: str, now: datetime) -> None:
         await self._database.write(self._opt_out, channel, address, now)
