@@ -155,7 +155,7 @@ ERRORS: dict[str, tuple[str, str, int, Produce]] = {
         "/api/chat",
         503,
         lambda http, app, mp: (
-            failing(app, mp, "handler", "handle"),
+            failing(app, mp, "handler", "start"),
             http.post("/api/chat", json={"session": None, "text": "hi"}),
         )[1],
     ),
