@@ -99,15 +99,34 @@ def test_a_check_whose_count_stands_is_saved(store, engine, existing):
 
 @pytest.fixture
 def statements(engine: Engine) -> Iterator[list[str]]:
-    """Every statement the engine runs meanwhile."""
+    """Every statement the engine runs meanwhile, as its driver sees them: on SQLite a turn's statements
+    bypass SQLAlchemy's execution events (store/prepared.py); transaction control is not counted."""
     ran: list[str] = []
+    if engine.dialect.name != "sqlite":
 
-    def counted(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        ran.append(statement)
+        def counted(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+            ran.append(statement)
 
-    event.listen(engine, "before_cursor_execute", counted)
+        event.listen(engine, "before_cursor_execute", counted)
+        yield ran
+        event.remove(engine, "before_cursor_execute", counted)
+        return
+
+    def traced(statement: str) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            ran.append(statement)
+
+    def trace(dbapi_connection, *_args) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.set_trace_callback(traced)
+
+    def untrace(dbapi_connection, *_args) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
     yield ran
-    event.remove(engine, "before_cursor_execute", counted)
+    event.remove(engine, "checkout", trace)
+    event.remove(engine, "checkin", untrace)
 
 
 def test_a_two_turn_sms_dialogue_stays_within_its_statements(runtime, engine, statements):

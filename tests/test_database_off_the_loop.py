@@ -96,16 +96,20 @@ def test_a_message_that_needs_no_write_is_answered_while_the_lock_is_held(runtim
 def test_on_a_sqlite_file_a_turn_reads_and_commits_in_the_event_loop_when_nothing_holds_the_lock(runtime):
     threads: set[str] = set()
 
-    def seen(*_args: object) -> None:
+    def seen(_statement: str) -> None:
         threads.add(threading.current_thread().name)
 
+    def trace(dbapi_connection, *_args) -> None:  # type: ignore[no-untyped-def]
+        # At the driver: the turn's statements do not pass SQLAlchemy's execution events.
+        dbapi_connection.set_trace_callback(seen)
+
     engine = runtime.database.engine
-    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "checkout", trace)
     try:
         asyncio.run(runtime.handler.handle(message("where is order 1042")))
         asyncio.run(runtime.handler.handle(message("jane.doe@example.com")))
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "checkout", trace)
         asyncio.run(runtime.aclose())
 
     assert threads == {threading.main_thread().name}

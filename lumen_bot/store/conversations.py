@@ -10,6 +10,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -50,6 +51,7 @@ from lumen_bot.domain.tickets import (
 from lumen_bot.domain.understanding import Understanding
 from lumen_bot.ports import AttemptCheck, ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import Database
+from lumen_bot.store.prepared import Prepared, Rows
 from lumen_bot.store.replies_json import dump_replies, load_replies
 from lumen_bot.store.tables import (
     ConversationRow,
@@ -72,39 +74,49 @@ _KNOWN = "known"
 
 # Statements are built once: SQLAlchemy then reuses their compiled form, which is most of a query's cost
 # on a fast local database.
-_LOAD = select(_CONVERSATION.c.id, _CONVERSATION.c.state, _CONVERSATION.c.version).where(
-    _CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")
+_LOAD = Prepared(
+    select(_CONVERSATION.c.id, _CONVERSATION.c.state, _CONVERSATION.c.version).where(
+        _CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")
+    )
 )
 # A turn of a message with a provider id asks two things first: was this delivery answered already (the
 # message log), and where does its conversation stand. One statement answers both — a row for each that
 # exists, told apart by ``kind`` — so a turn pays one round trip (and one pooled connection) for them.
 _IS_CONVERSATION, _IS_MESSAGE = "c", "m"
-_LOAD_ANSWERED = union_all(
-    select(
-        literal_column(f"'{_IS_CONVERSATION}'").label("kind"),
-        _CONVERSATION.c.id,
-        _CONVERSATION.c.state,
-        _CONVERSATION.c.version,
-        null().cast(Text).label("replies"),
-    ).where(_CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")),
-    select(
-        literal_column(f"'{_IS_MESSAGE}'"),
-        null().cast(Integer),
-        null().cast(Text),
-        null().cast(Integer),
-        _MESSAGE.c.replies,
-    ).where(
-        _MESSAGE.c.channel == bindparam("channel"),
-        _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
-    ),
+_LOAD_ANSWERED = Prepared(
+    union_all(
+        select(
+            literal_column(f"'{_IS_CONVERSATION}'").label("kind"),
+            _CONVERSATION.c.id,
+            _CONVERSATION.c.state,
+            _CONVERSATION.c.version,
+            null().cast(Text).label("replies"),
+        ).where(_CONVERSATION.c.channel == bindparam("channel"), _CONVERSATION.c.key == bindparam("key")),
+        select(
+            literal_column(f"'{_IS_MESSAGE}'"),
+            null().cast(Integer),
+            null().cast(Text),
+            null().cast(Integer),
+            _MESSAGE.c.replies,
+        ).where(
+            _MESSAGE.c.channel == bindparam("channel"),
+            _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
+        ),
+    )
 )
-_CREATE = insert(_CONVERSATION).returning(_CONVERSATION.c.id)
-_SAVE = (
+_CREATE = Prepared(
+    insert(_CONVERSATION).returning(_CONVERSATION.c.id),
+    ["channel", "key", "state", "version", "created_at", "updated_at"],
+)
+_SAVE_STATE = (
     update(_CONVERSATION)
     .where(_CONVERSATION.c.id == bindparam("b_id"), _CONVERSATION.c.version == bindparam("b_version"))
     .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
 )
-_LOG = insert(_MESSAGE)
+_LOG = Prepared(
+    insert(_MESSAGE),
+    ["conversation_id", "channel", "provider_message_id", "text", "intent", "replies", "raw", "received_at"],
+)
 
 
 def _failures_since(*where: ColumnElement[bool]) -> ScalarSelect[int]:
@@ -122,11 +134,14 @@ def _failures_since(*where: ColumnElement[bool]) -> ScalarSelect[int]:
 # snapshot is taken after the advisory locks were granted (the statement before it), so every failure
 # recorded under them is visible; SQLite takes its one write lock at the start of a writing statement, on
 # the newest snapshot.
-_SAVE_IF_COUNTS_STAND = _SAVE.where(
-    _failures_since(_FAILURE.c.conversation_id == bindparam("b_id")) == bindparam("in_conversation"),
-    _failures_since(_FAILURE.c.order_number == bindparam("order_number")) == bindparam("for_order"),
-    _failures_since(_FAILURE.c.email_digest == bindparam("email_digest")) == bindparam("for_email"),
+_SAVE_IF_COUNTS_STAND = Prepared(
+    _SAVE_STATE.where(
+        _failures_since(_FAILURE.c.conversation_id == bindparam("b_id")) == bindparam("in_conversation"),
+        _failures_since(_FAILURE.c.order_number == bindparam("order_number")) == bindparam("for_order"),
+        _failures_since(_FAILURE.c.email_digest == bindparam("email_digest")) == bindparam("for_email"),
+    )
 )
+_SAVE = Prepared(_SAVE_STATE)
 _REPLIES = select(_MESSAGE.c.replies).where(
     _MESSAGE.c.channel == bindparam("channel"),
     _MESSAGE.c.provider_message_id == bindparam("provider_message_id"),
@@ -135,11 +150,13 @@ _FAIL = insert(_FAILURE)
 _SAME_CONVERSATION = _FAILURE.c.conversation_id == bindparam("conversation_id")
 _SAME_ORDER = _FAILURE.c.order_number == bindparam("order_number")
 _SAME_EMAIL = _FAILURE.c.email_digest == bindparam("email_digest")
-_COUNT_FAILURES = select(
-    func.count().filter(_SAME_CONVERSATION),
-    func.count().filter(_SAME_ORDER),
-    func.count().filter(_SAME_EMAIL),
-).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
+_COUNT_FAILURES = Prepared(
+    select(
+        func.count().filter(_SAME_CONVERSATION),
+        func.count().filter(_SAME_ORDER),
+        func.count().filter(_SAME_EMAIL),
+    ).where(_FAILURE.c.created_at >= bindparam("since"), _SAME_CONVERSATION | _SAME_ORDER | _SAME_EMAIL)
+)
 # Both locks in one round trip. PostgreSQL evaluates a select list left to right, so the order lock is
 # always taken before the email lock and two checks never wait on each other.
 _ADVISORY_LOCKS = text(
@@ -243,24 +260,24 @@ class SqlConversationStore:
     def _load(self, channel: str, key: str, provider_message_id: str | None) -> Snapshot:
         if provider_message_id is None:
             with self._reads.connect() as connection:
-                row = connection.execute(_LOAD, {"channel": channel, "key": key}).first()
+                row = _LOAD.run(connection, {"channel": channel, "key": key}).fetchone()
             if row is None:
                 return Snapshot(conversation_id=None, state=ConversationState(), version=0)
-            return Snapshot(row.id, ConversationState.model_validate_json(row.state), row.version)
+            conversation_id, state, version = row
+            return Snapshot(conversation_id, ConversationState.model_validate_json(state), version)
         params = {"channel": channel, "key": key, "provider_message_id": provider_message_id}
         with self._reads.connect() as connection:
-            rows = connection.execute(_LOAD_ANSWERED, params).all()
-        conversation = next((row for row in rows if row.kind == _IS_CONVERSATION), None)
-        logged = next((row for row in rows if row.kind == _IS_MESSAGE), None)
+            rows = _LOAD_ANSWERED.run(connection, params).fetchall()
+        conversation = next((row for row in rows if row[0] == _IS_CONVERSATION), None)
+        logged = next((row for row in rows if row[0] == _IS_MESSAGE), None)
         # A redelivery needs only the replies it got the first time: its state is not parsed.
-        answered = None if logged is None else load_replies(logged.replies)
+        answered = None if logged is None else load_replies(logged[4])
         if conversation is None:
             return Snapshot(None, ConversationState(), 0, answered)
+        _kind, conversation_id, state, version, _replies = conversation
         if answered is not None:
-            return Snapshot(conversation.id, ConversationState(), conversation.version, answered)
-        return Snapshot(
-            conversation.id, ConversationState.model_validate_json(conversation.state), conversation.version
-        )
+            return Snapshot(conversation_id, ConversationState(), version, answered)
+        return Snapshot(conversation_id, ConversationState.model_validate_json(state), version)
 
     def _commit(
         self,
@@ -278,8 +295,8 @@ class SqlConversationStore:
                 if check is not None:
                     _lock_attempts(connection, check)
                 conversation_id = self._save_state(connection, snapshot, message, state, now, check)
-                connection.execute(
-                    _LOG,
+                _LOG.run(
+                    connection,
                     {
                         "conversation_id": conversation_id,
                         "channel": message.channel,
@@ -313,8 +330,8 @@ class SqlConversationStore:
         this one counted (``check``, its locks already held)."""
         encoded = state.model_dump_json()
         if snapshot.conversation_id is None:
-            created = connection.execute(
-                _CREATE,
+            created = _CREATE.run(
+                connection,
                 {
                     "channel": message.channel,
                     "key": message.conversation_key,
@@ -324,7 +341,7 @@ class SqlConversationStore:
                     "updated_at": now,
                 },
             )
-            conversation_id = int(created.scalar_one())
+            conversation_id = int(_one(created)[0])
             if check is not None and _recounted(connection, conversation_id, check) != check.counted:
                 raise ConcurrentUpdate(message.conversation_key)
             return conversation_id
@@ -344,7 +361,7 @@ class SqlConversationStore:
                 "for_order": check.counted.for_order,
                 "for_email": check.counted.for_email,
             }
-        result = connection.execute(_SAVE if check is None else _SAVE_IF_COUNTS_STAND, params)
+        result = (_SAVE if check is None else _SAVE_IF_COUNTS_STAND).run(connection, params)
         if result.rowcount != 1:
             raise ConcurrentUpdate(message.conversation_key)
         return snapshot.conversation_id
@@ -389,8 +406,15 @@ def _recounted(connection: Connection, conversation_id: int, check: AttemptCheck
 
 
 def _counts(connection: Connection, params: dict[str, object]) -> FailureCounts:
-    row = connection.execute(_COUNT_FAILURES, params).one()
+    row = _one(_COUNT_FAILURES.run(connection, params))
     return FailureCounts(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _one(rows: Rows) -> Sequence[Any]:
+    row = rows.fetchone()
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
 
 
 def _apply_effects(

@@ -17,6 +17,7 @@ from lumen_bot.domain.messages import InboundMessage
 from lumen_bot.ports import Accepted, Lease, Outgoing, ReplyRoute
 from lumen_bot.store.database import Database
 from lumen_bot.store.outbox import enqueue
+from lumen_bot.store.prepared import Prepared
 from lumen_bot.store.tables import InboxRow
 
 _INBOX = InboxRow.__table__  # type: ignore[attr-defined]
@@ -35,8 +36,10 @@ _FIELDS = (
     _INBOX.c.reply_form,
     _INBOX.c.attempts,
 )
-_EXISTS = select(_INBOX.c.id).where(
-    _INBOX.c.channel == bindparam("channel"), _INBOX.c.provider_message_id == bindparam("pid")
+_EXISTS = Prepared(
+    select(_INBOX.c.id).where(
+        _INBOX.c.channel == bindparam("channel"), _INBOX.c.provider_message_id == bindparam("pid")
+    )
 )
 _DUE = (
     select(_INBOX.c.id)
@@ -61,7 +64,7 @@ _TAKE = (
     .returning(*_FIELDS)
 )
 # Statements are built once: SQLAlchemy then reuses their compiled form (see store/conversations.py).
-_SETTLE = (
+_SETTLE = Prepared(
     update(_INBOX)
     .where(
         _INBOX.c.id == bindparam("b_id"),
@@ -148,7 +151,7 @@ class SqlInbox:
     def _settle(self, lease: Lease, replies: tuple[Outgoing, ...], now: datetime) -> list[int] | None:
         with self._engine.begin() as connection:
             settle = {"b_id": lease.id, "b_token": lease.token, "status": ANSWERED, "answered_at": now}
-            settled = connection.execute(_SETTLE, settle)
+            settled = _SETTLE.run(connection, settle)
             if settled.rowcount != 1:
                 return None
             return [enqueue(connection, reply, now) for reply in replies]
@@ -156,7 +159,7 @@ class SqlInbox:
     def _give_up(self, lease: Lease, now: datetime) -> None:
         with self._engine.begin() as connection:
             settle = {"b_id": lease.id, "b_token": lease.token, "status": FAILED, "answered_at": now}
-            connection.execute(_SETTLE, settle)
+            _SETTLE.run(connection, settle)
 
 
 def _insert(connection: Connection, accepted: Accepted, state: dict[str, Any], now: datetime) -> int | None:
@@ -164,7 +167,7 @@ def _insert(connection: Connection, accepted: Accepted, state: dict[str, Any], n
     message = accepted.message
     # A message without a provider id cannot be told from a redelivery: it gets an id of its own.
     pid = message.provider_message_id or f"lumen:{secrets.token_hex(16)}"
-    if connection.execute(_EXISTS, {"channel": message.channel, "pid": pid}).first() is not None:
+    if _EXISTS.run(connection, {"channel": message.channel, "pid": pid}).fetchone() is not None:
         return None
     row = {
         "channel": message.channel,

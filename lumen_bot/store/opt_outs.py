@@ -8,11 +8,12 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from lumen_bot.store.database import Database
+from lumen_bot.store.prepared import Prepared
 from lumen_bot.store.tables import OptOutRow
 
 _OPT_OUT = OptOutRow.__table__  # type: ignore[attr-defined]
 _SAME = (_OPT_OUT.c.channel == bindparam("channel")) & (_OPT_OUT.c.address == bindparam("address"))
-_IS_OUT = select(_OPT_OUT.c.id).where(_SAME)
+_IS_OUT = Prepared(select(_OPT_OUT.c.id).where(_SAME))
 _ADD = insert(_OPT_OUT)
 _REMOVE = delete(_OPT_OUT).where(_SAME)
 
@@ -35,7 +36,7 @@ class SqlOptOuts:
 
     def _is_opted_out(self, channel: str, address: str) -> bool:
         with self._engine.connect() as connection:
-            return connection.execute(_IS_OUT, {"channel": channel, "address": address}).first() is not None
+            return _IS_OUT.run(connection, {"channel": channel, "address": address}).fetchone() is not None
 
     def _opt_out(self, channel: str, address: str, now: datetime) -> None:
         try:

@@ -18,15 +18,20 @@ from lumen_bot.domain.order_file import ImportSummary, parse_orders
 from lumen_bot.domain.orders import Order, OrderStatus, Shipment
 from lumen_bot.ports import OrderSourceUnavailable
 from lumen_bot.store.database import Database
+from lumen_bot.store.prepared import Prepared
 from lumen_bot.store.tables import OrderRow, ShipmentRow
 
 _ORDER = OrderRow.__table__  # type: ignore[attr-defined]
 _SHIPMENT = ShipmentRow.__table__  # type: ignore[attr-defined]
 # Built once so its compiled form is reused. One round trip: the order left-joined with its shipments.
-_FIND = (
+_FIND = Prepared(
     select(
-        _ORDER,
-        _SHIPMENT.c.status.label("s_status"),
+        _ORDER.c.number,
+        _ORDER.c.email,
+        _ORDER.c.status,
+        _ORDER.c.placed_at,
+        _ORDER.c.customer_name,
+        _SHIPMENT.c.status,
         _SHIPMENT.c.carrier,
         _SHIPMENT.c.tracking_number,
         _SHIPMENT.c.tracking_url,
@@ -62,30 +67,32 @@ class SqlOrderSource:
         # One round trip: the order left-joined with its shipments.
         try:
             with self._reads.connect() as connection:
-                rows = connection.execute(_FIND, {"number": order_number}).all()
+                rows = _FIND.run(connection, {"number": order_number}).fetchall()
         except SQLAlchemyError as error:
             raise OrderSourceUnavailable(str(error)) from error
         if not rows:
             return None
-        first = rows[0]
+        number, email, status, placed_at, customer_name = rows[0][:5]
         shipments = tuple(
             Shipment(
-                status=OrderStatus(row.s_status),
-                carrier=row.carrier,
-                tracking_number=row.tracking_number,
-                tracking_url=row.tracking_url,
-                estimated_delivery=row.estimated_delivery,
+                status=OrderStatus(shipment_status),
+                carrier=carrier,
+                tracking_number=tracking_number,
+                tracking_url=tracking_url,
+                estimated_delivery=estimated_delivery,
             )
-            for row in rows
-            if row.s_status is not None
+            for shipment_status, carrier, tracking_number, tracking_url, estimated_delivery in (
+                row[5:] for row in rows
+            )
+            if shipment_status is not None
         )
         return Order(
-            number=first.number,
-            email=first.email,
-            status=OrderStatus(first.status),
+            number=number,
+            email=email,
+            status=OrderStatus(status),
             # SQLite returns stored UTC times without their offset.
-            placed_at=_as_utc(first.placed_at),
-            customer_name=first.customer_name,
+            placed_at=_as_utc(placed_at),
+            customer_name=customer_name,
             shipments=shipments,
         )
 
