@@ -19,10 +19,16 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 def clean_text(text: str) -> str:
     """Normalize what a shopper typed: NFC, no control characters, tidy whitespace."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    kept = "".join(
-        ch
-        for ch in text
-        if ch in "\n\t" or ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+    # A printable text (most messages) has no control or format character: nothing to drop, character by
+    # character.
+    kept = (
+        text
+        if text.isprintable()
+        else "".join(
+            ch
+            for ch in text
+            if ch in "\n\t" or ch in _KEEP_FORMAT or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+        )
     )
     lines = (_SPACES.sub(" ", line).strip() for line in kept.split("\n"))
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
