@@ -1,9 +1,12 @@
-"""Lumen's own database: engines made per settings (never at import time), and SQL run off the event loop.
+"""Lumen's own database: engines made per settings (never at import time), and SQL that may wait run off
+the event loop.
 
-Every statement runs in a worker thread of the :class:`Database`, so a slow or locked database delays only
-the requests that wait for it: ``/healthz`` and the conversations that need no write keep answering.
-SQLite waits at most :data:`SQLITE_BUSY_TIMEOUT_SECONDS` for another connection's write lock, then the
-work fails as :class:`StoreUnavailable` and the shopper hears "try again in a few minutes".
+Every statement that may wait runs in a worker thread of the :class:`Database`, so a slow or locked
+database delays only the requests that wait for it: ``/healthz`` and the conversations that need no write
+keep answering. (On a SQLite file, a turn's lookups and its commit, which cannot wait, run in the caller's
+thread: :meth:`Database.lookup`, :meth:`Database.record`.) SQLite waits at most
+:data:`SQLITE_BUSY_TIMEOUT_SECONDS` for another connection's write lock, then the work fails as
+:class:`StoreUnavailable` and the shopper hears "try again in a few minutes".
 """
 
 from __future__ import annotations
