@@ -1,5 +1,6 @@
 """Admin routes for the shop's team, with ``Authorization: Bearer``: list, read, close and redeliver
-tickets; list the subscriptions to shipping updates and what each was told.
+tickets; list the subscriptions to shipping updates and what each was told; the dashboard's figures as
+JSON (``GET /api/stats``, the same query layer as ``/admin``).
 
 Mounted only when ``LUMEN_ADMIN_TOKEN`` is set; without it the routes do not exist.
 """
@@ -16,16 +17,24 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from channels.http_errors import BODY_TOO_LARGE, error_responses
 from lumen_bot.domain.clock import Clock
 from lumen_bot.domain.redaction import redact
+from lumen_bot.domain.stats import Period, window
 from lumen_bot.domain.tickets import TicketCategory, TicketStatus
-from lumen_bot.ports import SubscriptionReport, TicketStore, UpdateStore
+from lumen_bot.ports import DashboardStats, SubscriptionReport, TicketStore, UpdateStore
 
 log = logging.getLogger(__name__)
 
 
 def router(
-    tickets: TicketStore, token: str | None, clock: Clock, *, updates: UpdateStore | None = None
+    tickets: TicketStore,
+    token: str | None,
+    clock: Clock,
+    *,
+    updates: UpdateStore | None = None,
+    stats: DashboardStats | None = None,
+    timezone: str = "UTC",
 ) -> APIRouter:
-    """The admin routes (``/api/updates`` too with ``updates``); none without a token."""
+    """The admin routes (``/api/updates`` too with ``updates``, ``/api/stats`` with ``stats``, its days
+    in ``timezone``); none without a token."""
     if token is None:
         log.info("admin routes off: LUMEN_ADMIN_TOKEN is not set")
         return APIRouter()
@@ -83,8 +92,24 @@ def router(
             raise HTTPException(404, f"no ticket {reference}")
         return {"requeued": [delivery.sink for delivery in requeued or ()], "ticket": found.as_json()}
 
+    everything = APIRouter()
+    everything.include_router(admin)
+    if stats is not None:
+        figures = APIRouter(
+            tags=["admin"],
+            dependencies=[Depends(authorized)],
+            responses=error_responses({401: "No valid admin token"}),
+        )
+
+        @figures.get("/api/stats")
+        async def overview(period: Period = Period.WEEK) -> dict[str, Any]:
+            """The dashboard's figures for ``period`` (``today``, ``7d``, ``30d``: whole days in the shop's
+            timezone, ending today), as ``/admin`` shows them."""
+            return (await stats.overview(window(period, clock(), timezone))).as_json()
+
+        everything.include_router(figures)
     if updates is None:
-        return admin
+        return everything
     subscriptions = APIRouter(
         prefix="/api/updates",
         tags=["admin"],
@@ -103,10 +128,8 @@ def router(
         found = await updates.reports(order.strip().lstrip("#") if order else None, limit)
         return {"subscriptions": [subscription_json(report) for report in found]}
 
-    both = APIRouter()
-    both.include_router(admin)
-    both.include_router(subscriptions)
-    return both
+    everything.include_router(subscriptions)
+    return everything
 
 
 def subscription_json(report: SubscriptionReport) -> dict[str, Any]:

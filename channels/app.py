@@ -25,7 +25,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
 from starlette.responses import JSONResponse, Response
 
-from channels import admin, commerce_webhooks, twilio, unsubscribe, web, whatsapp_cloud, widget
+from channels import admin, commerce_webhooks, dashboard, twilio, unsubscribe, web, whatsapp_cloud, widget
 from channels.email import service as email_service
 from channels.email import webhooks as email_webhooks
 from channels.email.outbound import SmtpSender
@@ -46,6 +46,7 @@ from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.engine import Policy
 from lumen_bot.domain.rules import RuleUnderstander
 from lumen_bot.domain.speech import Speech
+from lumen_bot.domain.stats import Prices
 from lumen_bot.locales.voices import load_voices
 from lumen_bot.logs import configure_logging, quiet_access_log
 from lumen_bot.metrics import OutboxMetrics, UpdateMetrics
@@ -54,6 +55,8 @@ from lumen_bot.orders.remote import CachedSource, CarrierLinks
 from lumen_bot.orders.shopify import ShopifySource
 from lumen_bot.orders.woocommerce import WooCommerceSource
 from lumen_bot.ports import (
+    ConversationLog,
+    DashboardStats,
     ExplainingUnderstander,
     OptOuts,
     OrderBook,
@@ -72,6 +75,7 @@ from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.services.updates import UpdateNotifier
 from lumen_bot.settings import Settings, load_settings, required
+from lumen_bot.store.conversation_log import SqlConversationLog
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import Database, make_engine
 from lumen_bot.store.inbox import SqlInbox
@@ -79,6 +83,7 @@ from lumen_bot.store.opt_outs import SqlOptOuts
 from lumen_bot.store.orders import SqlOrderBook, SqlOrderSource
 from lumen_bot.store.outbox import SqlOutboxStore
 from lumen_bot.store.seen_tokens import SqlSeenTokens
+from lumen_bot.store.stats import SqlStats
 from lumen_bot.store.tickets import SqlTicketStore
 from lumen_bot.store.updates import SqlUpdateStore
 
@@ -114,6 +119,10 @@ class Runtime:
     """Proactive shipping updates: the moves of subscribed orders, told through the outbox."""
     update_store: UpdateStore
     """The subscriptions to updates and what each was told (the unsubscribe link, the shop's listings)."""
+    stats: DashboardStats
+    """The dashboard's figures (``/admin``, ``GET /api/stats``)."""
+    conversation_log: ConversationLog
+    """Conversations as the shop's team finds and reads them."""
     background: Background = field(default_factory=Background)
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
     """Closes, in reverse order of opening: senders, order source and model clients, the database."""
@@ -215,6 +224,8 @@ def build_runtime(
         database=database,
         updates=updates,
         update_store=update_store,
+        stats=SqlStats(database, Prices(settings.llm_price_per_1k_input, settings.llm_price_per_1k_output)),
+        conversation_log=SqlConversationLog(database),
         resources=resources,
     )
 
@@ -510,9 +521,27 @@ def create_app(
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(
-        admin.router(runtime.tickets, secret(settings.admin_token), clock, updates=runtime.update_store)
+        admin.router(
+            runtime.tickets,
+            secret(settings.admin_token),
+            clock,
+            updates=runtime.update_store,
+            stats=runtime.stats,
+            timezone=settings.timezone,
+        )
     )
-    app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit))
+    app.include_router(
+        dashboard.router(
+            token=secret(settings.admin_token),
+            stats=runtime.stats,
+            tickets=runtime.tickets,
+            conversations=runtime.conversation_log,
+            clock=clock,
+            timezone=settings.timezone,
+            shop_name=settings.shop_name,
+        )
+    )
+    app.include_router(web.router(runtime.handler, settings.max_text_length, rate_limit, clock))
     app.include_router(widget.router(settings, runtime.voices))
     app.include_router(
         twilio.router(

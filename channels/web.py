@@ -8,7 +8,7 @@ import math
 import secrets
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, StrictStr
 
 from channels.http_errors import BODY_TOO_LARGE, error_responses
 from channels.rate_counts import SweptMemoryStorage
+from lumen_bot.domain.clock import Clock, utc_now
 from lumen_bot.domain.messages import InboundMessage, clean_text
 from lumen_bot.services.conversation import ConversationHandler
 from lumen_bot.settings import ConfigurationError
@@ -218,7 +219,9 @@ def _storage(uri: str) -> Storage:
     return storage
 
 
-def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateLimit) -> APIRouter:
+def router(
+    handler: ConversationHandler, max_text_length: int, rate_limit: RateLimit, clock: Clock = utc_now
+) -> APIRouter:
     api = APIRouter()
 
     @api.post(
@@ -244,12 +247,12 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
         replies = None
         if body.session is not None:
             token = body.session
-            replies = await handler.continue_existing(_message(token, text, body.lang))
+            replies = await handler.continue_existing(_message(token, text, body.lang, clock()))
         if replies is None:
             token = new_session()
             # The first message counts toward the new session's budget too.
             await rate_limit.take_session(token)
-            replies = await handler.start(_message(token, text, body.lang))
+            replies = await handler.start(_message(token, text, body.lang, clock()))
         return ChatResponse(
             session=token,
             messages=[ChatMessage(text=r.text, quick_replies=list(r.quick_replies)) for r in replies],
@@ -258,11 +261,11 @@ def router(handler: ConversationHandler, max_text_length: int, rate_limit: RateL
     return api
 
 
-def _message(token: str, text: str, lang: str | None) -> InboundMessage:
+def _message(token: str, text: str, lang: str | None, now: datetime) -> InboundMessage:
     return InboundMessage(
         channel=CHANNEL,
         conversation_key=session_key(token),
         text=text,
-        received_at=datetime.now(UTC),
+        received_at=now,
         language_hint=lang.replace("_", "-").split("-")[0].lower() if lang else None,
     )

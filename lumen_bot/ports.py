@@ -12,11 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from lumen_bot.domain.conversation_log import ConversationSummary, ConversationTranscript, SearchTerms
 from lumen_bot.domain.engine import ConversationState, Effect
 from lumen_bot.domain.messages import InboundMessage, Reply
 from lumen_bot.domain.order_file import ImportSummary
 from lumen_bot.domain.orders import Order
+from lumen_bot.domain.stats import Overview, Window
 from lumen_bot.domain.tickets import DeliveryStatus, Ticket, TicketCategory, TicketStatus
+from lumen_bot.domain.turn_record import TurnRecord
 from lumen_bot.domain.understanding import Explanation, Question, Reading, Understanding
 
 # --- Understanding -------------------------------------------------------------------------------------
@@ -156,8 +159,10 @@ class ConversationStore(Protocol):
         effects: Sequence[Effect],
         now: datetime,
         check: AttemptCheck | None = None,
+        record: TurnRecord | None = None,
     ) -> None:
-        """Atomically save the new state, log the message, apply effects (stamped ``now``).
+        """Atomically save the new state, log the message (with ``record``: what the turn did, for the
+        dashboard, and the orders it verified), apply effects (stamped ``now``).
 
         With ``check``, the failures it counted are counted again under a lock on its order number and
         email: if another turn recorded one since, this turn's answer rests on a stale count.
@@ -609,4 +614,27 @@ class UpdateMonitor(Protocol):
 
     def skipped(self, channel: str, reason: str) -> None:
         """Count one milestone deliberately not told (superseded, opted out, no template …)."""
+        ...
+
+
+# --- The dashboard ---------------------------------------------------------------------------------------
+
+
+class DashboardStats(Protocol):
+    async def overview(self, window: Window) -> Overview:
+        """The period's figures (``domain.stats``), counted from what the store holds."""
+        ...
+
+
+class ConversationLog(Protocol):
+    async def search(self, terms: SearchTerms, limit: int) -> list[ConversationSummary]:
+        """Conversations matching ``terms``, most recently active first."""
+        ...
+
+    async def newest(self, limit: int) -> list[ConversationSummary]:
+        """The conversations started last, newest first."""
+        ...
+
+    async def transcript(self, conversation_id: int, limit: int) -> ConversationTranscript | None:
+        """The conversation and its last ``limit`` messages, oldest first; ``None`` for an unknown id."""
         ...

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=1, ge=0, le=5)
     # 0 reads the same message the same way every time; models that only take their default need 1.
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    # What the LLM provider charges per 1,000 tokens, in the shop's currency: the dashboard's cost estimate
+    # (none shown while both are unset).
+    llm_price_per_1k_input: float | None = Field(default=None, ge=0)
+    llm_price_per_1k_output: float | None = Field(default=None, ge=0)
     understanding: Literal["rules", "llm", "hybrid"] | None = None
     # A folder with the shop's own copies of the prompt files (see prompts/README.md).
     prompts_dir: Path | None = None

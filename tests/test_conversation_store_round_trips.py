@@ -130,8 +130,9 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_a_two_turn_sms_dialogue_stays_within_its_statements(runtime, engine, statements):
-    """Turn 1: the load (with the redelivery check), the new conversation, the log. Turn 2 adds the order
-    and the failure count; the save carries the recount; PostgreSQL takes both locks in one statement."""
+    """Turn 1: the load (with the redelivery check), the new conversation, the log. Turn 2 adds the order,
+    the failure count and the verified order (for support's search); the save carries the recount;
+    PostgreSQL takes both locks in one statement."""
     per_turn = []
     for number, text in enumerate(["where is order 1042", "jane.doe@example.com"]):
         statements.clear()
@@ -139,7 +140,7 @@ def test_a_two_turn_sms_dialogue_stays_within_its_statements(runtime, engine, st
         asyncio.run(runtime.handler.handle(msg))
         per_turn.append(len(statements))
     locks = 1 if engine.dialect.name == "postgresql" else 0
-    assert per_turn == [3, 5 + locks]
+    assert per_turn == [3, 6 + locks]
 
 
 def test_the_first_message_of_a_new_chat_session_is_saved_without_a_load(runtime, statements):

@@ -18,19 +18,20 @@ from lumen_bot.domain.engine import ConversationState, Facts, Plan, Policy
 from lumen_bot.domain.languages import spoken_language
 from lumen_bot.domain.messages import InboundMessage, Reply
 from lumen_bot.domain.tickets import TicketCategory, new_reference
+from lumen_bot.domain.turn_record import newly_verified, record_turn
 from lumen_bot.domain.understanding import ORDER_QUESTIONS, Intent, Understanding
 from lumen_bot.ports import (
     AttemptCheck,
     ConcurrentUpdate,
     ConversationStore,
     DuplicateMessage,
+    ExplainingUnderstander,
     FailureLog,
     MessageLog,
     OrderSource,
     OrderSourceUnavailable,
     Snapshot,
     StoreUnavailable,
-    Understander,
 )
 from lumen_bot.services.keyed_locks import KeyedLocks
 
@@ -74,7 +75,7 @@ class ConversationHandler:
     def __init__(
         self,
         *,
-        understander: Understander,
+        understander: ExplainingUnderstander,
         orders: OrderSource,
         store: ConversationStore,
         messages: MessageLog,
@@ -139,7 +140,7 @@ class ConversationHandler:
         started = time.perf_counter()
         pid = message.provider_message_id
         text = message.text[: self._max_text_length]
-        understanding = None
+        understanding = explanation = None
         # A turn whose email check lost a race to another check starts over with the new count; each such
         # loss is a failure recorded toward a limit, so at most a limit's worth of them before a lockout.
         limits = self._limits
@@ -164,19 +165,22 @@ class ConversationHandler:
             if message.authenticated_sender:
                 state = engine.vouch_for(state, message.authenticated_sender)
             check = None
+            verified = ()
             if message.unreadable:
                 understanding = _NOTHING_TO_READ
                 outcome = engine.unreadable(self._in_language(state, message, None, ""), now, self._policy)
             else:
                 if understanding is None:
-                    understanding = _with_context(
-                        await self._understander.understand(text, last_question=state.last_question),
-                        message.context_order_number,
-                    )
+                    explanation = await self._understander.explain(text, last_question=state.last_question)
+                    understanding = _with_context(explanation.understanding, message.context_order_number)
                 state = self._in_language(state, message, understanding.language, text)
                 plan = engine.plan(state, understanding)
                 facts, check = await self._gather(plan, snapshot, message, now)
                 outcome = engine.step(state, understanding, facts, self._policy)
+                verified = newly_verified(state, outcome.state, facts.order)
+            record = record_turn(
+                explanation, outcome.replies, outcome.effects, verified, time.perf_counter() - started
+            )
             try:
                 await self._store.commit(
                     snapshot,
@@ -187,6 +191,7 @@ class ConversationHandler:
                     outcome.effects,
                     now,
                     check,
+                    record,
                 )
             except ConcurrentUpdate:
                 pause = min(_LONGEST_PAUSE_SECONDS, _FIRST_PAUSE_SECONDS * 2**attempt)

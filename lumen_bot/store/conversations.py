@@ -48,12 +48,14 @@ from lumen_bot.domain.tickets import (
     TicketStatus,
     render_transcript,
 )
+from lumen_bot.domain.turn_record import TurnRecord
 from lumen_bot.domain.understanding import Understanding
 from lumen_bot.ports import AttemptCheck, ConcurrentUpdate, DuplicateMessage, FailureCounts, Snapshot
 from lumen_bot.store.database import Database
 from lumen_bot.store.prepared import Prepared, Rows
 from lumen_bot.store.replies_json import dump_replies, load_replies
 from lumen_bot.store.tables import (
+    ConversationOrderRow,
     ConversationRow,
     MessageRow,
     TicketRow,
@@ -64,6 +66,7 @@ from lumen_bot.store.tables import (
 
 _CONVERSATION = ConversationRow.__table__  # type: ignore[attr-defined]
 _MESSAGE = MessageRow.__table__  # type: ignore[attr-defined]
+_CONVERSATION_ORDER = ConversationOrderRow.__table__  # type: ignore[attr-defined]
 _FAILURE = VerificationFailureRow.__table__  # type: ignore[attr-defined]
 _TICKET = TicketRow.__table__  # type: ignore[attr-defined]
 _SUBSCRIPTION = UpdateSubscriptionRow.__table__  # type: ignore[attr-defined]
@@ -115,8 +118,24 @@ _SAVE_STATE = (
 )
 _LOG = Prepared(
     insert(_MESSAGE),
-    ["conversation_id", "channel", "provider_message_id", "text", "intent", "replies", "raw", "received_at"],
+    [
+        "conversation_id",
+        "channel",
+        "provider_message_id",
+        "text",
+        "intent",
+        "replies",
+        "raw",
+        "received_at",
+        "understander",
+        "tokens_in",
+        "tokens_out",
+        "reply_ms",
+        "outcome",
+        "verification",
+    ],
 )
+_VERIFIED = insert(_CONVERSATION_ORDER)
 
 
 def _failures_since(*where: ColumnElement[bool]) -> ScalarSelect[int]:
@@ -227,6 +246,7 @@ class SqlConversationStore:
         effects: Sequence[Effect],
         now: datetime,
         check: AttemptCheck | None = None,
+        record: TurnRecord | None = None,
     ) -> None:
         await self._database.record(
             self._commit,
@@ -238,6 +258,7 @@ class SqlConversationStore:
             tuple(effects),
             now,
             check,
+            record,
         )
 
     async def open_ticket(self, conversation_id: int, category: TicketCategory) -> str | None:
@@ -289,6 +310,7 @@ class SqlConversationStore:
         effects: tuple[Effect, ...],
         now: datetime,
         check: AttemptCheck | None,
+        record: TurnRecord | None,
     ) -> None:
         try:
             with self._engine.begin() as connection:
@@ -306,8 +328,22 @@ class SqlConversationStore:
                         "replies": dump_replies(replies),
                         "raw": json.dumps(message.raw) if message.raw is not None else None,
                         "received_at": message.received_at,
+                        **_figures(record),
                     },
                 )
+                if record is not None and record.verified:
+                    connection.execute(
+                        _VERIFIED,
+                        [
+                            {
+                                "conversation_id": conversation_id,
+                                "order_number": verified.order_number,
+                                "email_digest": verified.email_digest,
+                                "verified_at": now,
+                            }
+                            for verified in record.verified
+                        ],
+                    )
                 _apply_effects(connection, conversation_id, message, effects, now, self._updates_last)
         except IntegrityError as error:
             pid = message.provider_message_id
@@ -415,6 +451,30 @@ def _one(rows: Rows) -> Sequence[Any]:
     if row is None:
         raise LookupError("the statement returned no row")
     return row
+
+
+_NO_FIGURES: dict[str, object] = {
+    "understander": None,
+    "tokens_in": 0,
+    "tokens_out": 0,
+    "reply_ms": None,
+    "outcome": None,
+    "verification": None,
+}
+
+
+def _figures(record: TurnRecord | None) -> dict[str, object]:
+    """The message log's columns the dashboard counts."""
+    if record is None:
+        return _NO_FIGURES
+    return {
+        "understander": record.understander,
+        "tokens_in": record.tokens_in,
+        "tokens_out": record.tokens_out,
+        "reply_ms": record.reply_ms,
+        "outcome": record.outcome.value if record.outcome else None,
+        "verification": record.verification.value if record.verification else None,
+    }
 
 
 def _apply_effects(

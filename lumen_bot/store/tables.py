@@ -57,11 +57,29 @@ class ConversationRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
+# The message log's columns the dashboard's counts read (``store/stats.py``), besides ``received_at``.
+DASHBOARD_COLUMNS = (
+    "channel",
+    "conversation_id",
+    "outcome",
+    "understander",
+    "verification",
+    "reply_ms",
+    "tokens_in",
+    "tokens_out",
+)
+
+
 class MessageRow(SQLModel, table=True):
-    """One inbound message and the replies it got: the audit log and the dedupe key."""
+    """One inbound message and the replies it got: the audit log, the dedupe key and what the dashboard
+    counts (``domain.turn_record.TurnRecord``)."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "provider_message_id", name="uq_message_provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_message_id", name="uq_message_provider_id"),
+        # On PostgreSQL the dashboard's counts over a period are index-only scans.
+        Index("ix_messages_received", "received_at", postgresql_include=list(DASHBOARD_COLUMNS)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id", index=True)
@@ -72,6 +90,33 @@ class MessageRow(SQLModel, table=True):
     replies: str = Field(sa_column=Column(Text, nullable=False))
     raw: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     received_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    understander: str | None = Field(default=None, max_length=8)
+    """``rules``, ``model`` or ``llm``; null when nothing was read, and for messages from before 0007."""
+    tokens_in: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    tokens_out: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    reply_ms: int | None = None
+    """How long the answer took, from the start of the turn to its replies."""
+    outcome: str | None = Field(default=None, max_length=32)
+    """The headline reply's kind (``order_answer``, ``locked`` …)."""
+    verification: str | None = Field(default=None, max_length=8)
+    """``passed``, ``failed`` or ``locked`` when the turn verified (or tried to); else null."""
+
+
+class ConversationOrderRow(SQLModel, table=True):
+    """An order a conversation verified: what support finds a conversation by (its number, or the digest
+    of its email)."""
+
+    __tablename__ = "conversation_orders"
+    __table_args__ = (
+        Index("ix_conversation_orders_number", "order_number"),
+        Index("ix_conversation_orders_email", "email_digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", index=True)
+    order_number: str = Field(max_length=MaxLength.ORDER_NUMBER)
+    email_digest: str | None = Field(default=None, max_length=64)
+    verified_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
 class VerificationFailureRow(SQLModel, table=True):
@@ -105,7 +150,10 @@ class OutboundRow(SQLModel, table=True):
     """A message to send through a provider's API: stored first, so an outage loses nothing."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index("ix_outbound_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_due", "status", "next_attempt_at"),
+        Index("ix_outbound_created", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
@@ -222,7 +270,10 @@ class TicketRow(SQLModel, table=True):
     configured sinks through the outbox."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_undispatched", "dispatched_at"),)
+    __table_args__ = (
+        Index("ix_tickets_undispatched", "dispatched_at"),
+        Index("ix_tickets_created", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=16, unique=True)
