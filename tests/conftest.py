@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
+from playwright.sync_api import Browser, Playwright, sync_playwright
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import SQLModel
@@ -564,3 +566,33 @@ def llm_settings(settings: Settings, model_server: ModelServer) -> Settings:
             "llm_timeout_seconds": 2.0,
         }
     )
+
+
+# --- A real browser (the widget's and the dashboard's end-to-end tests) ---------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("CI"):
+    raise RuntimeError("CI needs Debian's chromium for the browser tests (.ci/run installs it)")
+# On a developer's machine without chromium (scripts/test installs it when it may), and only there.
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start. The local-network checks
+    # would stop a test storefront (served by the test itself) from loading a widget on 127.0.0.1; the
+    # cross-origin test is about CORS, which stays on.
+    local_network_checks = "LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=["--no-sandbox", f"--disable-features={local_network_checks}"]
+    )
+    yield browser
+    browser.close()

@@ -3,48 +3,21 @@ order, the conversation survives a reload, bot text is never markup, and the key
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from channels.app import create_app
 from channels.widget import QUICK_PROMPTS
 from lumen_bot.domain.speech import Speech
-from tests.conftest import VOICES, LiveServer
+from tests.conftest import VOICES, LiveServer, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 JANE = "jane.doe@example.com"
 HOSTILE_SHOP = '<img src=x onerror="window.pwned=1">Acme javascript:alert(1)'
 
-if CHROMIUM is None and os.environ.get("CI"):
-    raise RuntimeError("CI needs Debian's chromium for the widget tests (.ci/run installs it)")
-# On a developer's machine without chromium (scripts/test installs it when it may), and only there.
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start. The local-network checks
-    # would stop a test storefront (served by the test itself) from loading a widget on 127.0.0.1; the
-    # cross-origin test is about CORS, which stays on.
-    local_network_checks = "LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests"
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, args=["--no-sandbox", f"--disable-features={local_network_checks}"]
-    )
-    yield browser
-    browser.close()
+pytestmark = needs_chromium
 
 
 @pytest.fixture(params=["sqlite"])
