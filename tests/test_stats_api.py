@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text as sql
 
 from channels.app import create_app
 from lumen_bot.settings import Settings
@@ -175,3 +176,55 @@ def test_days_follow_the_shops_timezone(settings, orders, clock):
 
     assert [day["day"] for day in figures["per_day"]] == ["2026-11-29"]
     assert figures["per_day"][0]["channels"] == {"web": {"conversations": 1, "messages": 1}}
+
+
+def test_a_day_that_is_over_counts_the_same_from_its_rollup(shop, clock):
+    Shopper(shop).says("where is order 1042", "jane.doe@example.com", "thanks")
+    Shopper(shop).says("order 2001", "wrong@example.com")
+    Shopper(shop).says("I want a refund")
+    live = stats(shop, "30d")
+    clock.advance(days=2)
+
+    rolled = stats(shop, "30d")
+
+    for figure in (
+        "conversations",
+        "messages",
+        "automation",
+        "verification",
+        "understanding",
+        "reply_time_ms",
+    ):
+        assert rolled[figure] == live[figure], figure
+    day = {entry["day"]: entry["channels"] for entry in rolled["per_day"]}
+    assert day["2026-11-28"] == {"web": {"conversations": 3, "messages": 6}}
+
+
+def test_a_day_is_rolled_up_once_however_often_it_is_asked_for(shop, clock, engine):
+    Shopper(shop).says("hello")
+    clock.advance(days=1)
+
+    first, second = stats(shop, "7d"), stats(shop, "7d")
+
+    assert first == second
+    with engine.connect() as connection:
+        rolled = connection.execute(sql("SELECT count(*) FROM stats_rolled_days")).scalar_one()
+        conversation_days = connection.execute(
+            sql("SELECT count(*) FROM stats_conversation_days")
+        ).scalar_one()
+    assert (rolled, conversation_days) == (6, 1)
+
+
+def test_a_conversation_over_midnight_counts_on_both_days_and_once_in_the_period(shop, clock):
+    clock.advance(hours=11, minutes=50)  # 23:50 on Nov 28
+    shopper = Shopper(shop).says("where is order 1042")
+    clock.advance(minutes=20)  # 00:10 on Nov 29
+    shopper.says("jane.doe@example.com")
+    clock.advance(hours=2)  # Nov 28 is over and settled: it is read from its rollup
+
+    figures = stats(shop, "7d")
+
+    day = {entry["day"]: entry["channels"]["web"] for entry in figures["per_day"]}
+    assert day["2026-11-28"] == day["2026-11-29"] == {"conversations": 1, "messages": 1}
+    assert figures["conversations"] == 1
+    assert figures["automation"]["answered_conversations"] == 1

@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+SETTLING = timedelta(hours=1)
 
 
 class Period(StrEnum):
@@ -35,10 +37,20 @@ class Window:
     until: datetime
     """When the last day ends (UTC)."""
     timezone: str
+    now: datetime
 
     @property
     def since(self) -> datetime:
         return self.starts[0]
+
+    def ends(self, index: int) -> datetime:
+        return self.starts[index + 1] if index + 1 < len(self.starts) else self.until
+
+    @property
+    def settled(self) -> int:
+        """How many of the first days are over and settled: a message is logged seconds after it arrives,
+        or minutes when another worker takes over a crashed one's, so a day is left an hour to settle."""
+        return sum(1 for index in range(len(self.days)) if self.ends(index) + SETTLING <= self.now)
 
 
 def window(period: Period, now: datetime, timezone: str) -> Window:
@@ -50,7 +62,8 @@ def window(period: Period, now: datetime, timezone: str) -> Window:
     def start(day: date) -> datetime:
         return datetime.combine(day, time(), zone).astimezone(UTC)
 
-    return Window(period, days, tuple(start(day) for day in days), start(today + timedelta(days=1)), timezone)
+    starts = tuple(start(day) for day in days)
+    return Window(period, days, starts, start(today + timedelta(days=1)), timezone, now)
 
 
 def percentile(histogram: Mapping[int, int], share: float) -> int | None:
@@ -150,7 +163,7 @@ class Overview:
     def channels(self) -> tuple[str, ...]:
         return tuple(sorted({row.channel for row in self.activity}))
 
-    def per_day(self, channel: str, figure: str) -> list[int]:
+    def per_day(self, channel: str, figure: Literal["conversations", "messages"]) -> list[int]:
         """``figure`` (``conversations`` or ``messages``) of ``channel`` on each day of the period."""
         found = {row.day: getattr(row, figure) for row in self.activity if row.channel == channel}
         return [found.get(day, 0) for day in self.window.days]

@@ -297,3 +297,68 @@ class TicketRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     dispatched_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     """When the ticket was handed to the outbox for every sink; null until then."""
+
+
+# --- The dashboard's daily rollups ---------------------------------------------------------------------
+# A local day's counts, written once the day is over (``store/stats.py``), so an overview reads a few
+# thousand rows per month rather than every message. Keyed by the shop's timezone: a new timezone's days
+# are rolled up afresh.
+
+
+class StatsRolledDayRow(SQLModel, table=True):
+    """A local day whose rollups are written: the rows below exist for it, and are not written again."""
+
+    __tablename__ = "stats_rolled_days"
+    __table_args__ = (UniqueConstraint("timezone", "day", name="uq_stats_rolled_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    timezone: str = Field(max_length=64)
+    day: date
+    rolled_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class StatsConversationDayRow(SQLModel, table=True):
+    """One conversation's messages on one local day: the day's conversations, and the period's (a
+    conversation counts once however many days it spans)."""
+
+    __tablename__ = "stats_conversation_days"
+    __table_args__ = (Index("ix_stats_conversation_days_day", "timezone", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    timezone: str = Field(max_length=64)
+    day: date
+    conversation_id: int
+    channel: str = Field(max_length=32)
+    messages: int
+    answered: int
+    """1 when the conversation got an order answer that day."""
+
+
+class StatsTurnDayRow(SQLModel, table=True):
+    """A local day's turns by understander and verification, with their LLM tokens."""
+
+    __tablename__ = "stats_turn_days"
+    __table_args__ = (Index("ix_stats_turn_days_day", "timezone", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    timezone: str = Field(max_length=64)
+    day: date
+    understander: str | None = Field(default=None, max_length=8)
+    verification: str | None = Field(default=None, max_length=8)
+    messages: int
+    tokens_in: int
+    tokens_out: int
+
+
+class StatsReplyDayRow(SQLModel, table=True):
+    """A local day's reply times per channel, as a histogram (times to two significant digits)."""
+
+    __tablename__ = "stats_reply_days"
+    __table_args__ = (Index("ix_stats_reply_days_day", "timezone", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    timezone: str = Field(max_length=64)
+    day: date
+    channel: str = Field(max_length=32)
+    reply_ms: int
+    messages: int

@@ -1,5 +1,6 @@
 """What the dashboard counts: each message's understander, LLM tokens, reply time, outcome and
-verification; the orders each conversation verified; indexes for counts over a period.
+verification; the orders each conversation verified; indexes for counts over a period; the daily rollups
+of days that are over.
 
 Revision ID: 0007
 Revises: 0006
@@ -53,9 +54,52 @@ def upgrade() -> None:
     op.create_index("ix_conversation_orders_email", "conversation_orders", ["email_digest"])
     op.create_index("ix_tickets_created", "tickets", ["created_at"])
     op.create_index("ix_outbound_created", "outbound_messages", ["created_at"])
+    op.create_table(
+        "stats_rolled_days",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("rolled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("timezone", "day", name="uq_stats_rolled_day"),
+    )
+    op.create_table(
+        "stats_conversation_days",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_stats_conversation_days_day", "stats_conversation_days", ["timezone", "day"])
+    op.create_table(
+        "stats_turn_days",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("understander", sa.String(length=8), nullable=True),
+        sa.Column("verification", sa.String(length=8), nullable=True),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.Column("tokens_in", sa.Integer(), nullable=False),
+        sa.Column("tokens_out", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_stats_turn_days_day", "stats_turn_days", ["timezone", "day"])
+    op.create_table(
+        "stats_reply_days",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("reply_ms", sa.Integer(), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_stats_reply_days_day", "stats_reply_days", ["timezone", "day"])
 
 
 def downgrade() -> None:
+    for table in ("stats_reply_days", "stats_turn_days", "stats_conversation_days", "stats_rolled_days"):
+        op.drop_table(table)
     op.drop_index("ix_outbound_created", "outbound_messages")
     op.drop_index("ix_tickets_created", "tickets")
     op.drop_table("conversation_orders")
