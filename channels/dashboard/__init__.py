@@ -9,6 +9,7 @@ of it exists (404). The figures come from the same query layer as ``GET /api/sta
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -253,10 +254,15 @@ def _environment() -> Environment:
 
 
 def _login_page(
-    request: Request, render: Any, sessions: Sessions, error: str | None = None, code: int = 200
+    request: Request,
+    render: Callable[..., HTMLResponse],
+    sessions: Sessions,
+    error: str | None = None,
+    code: int = 200,
 ) -> HTMLResponse:
+    """The login form, with a new CSRF secret in it and in its own cookie."""
     value, csrf = sessions.new_login_form()
-    page: HTMLResponse = render(request, "login.html", code, csrf=csrf, error=error, section="login")
+    page = render(request, "login.html", code, csrf=csrf, error=error, section="login")
     _set_cookie(page, request, LOGIN_COOKIE, value, LOGIN_FORM_SECONDS)
     return page
 

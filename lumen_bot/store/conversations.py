@@ -135,7 +135,9 @@ _LOG = Prepared(
         "verification",
     ],
 )
-_VERIFIED = insert(_CONVERSATION_ORDER)
+_VERIFIED = Prepared(
+    insert(_CONVERSATION_ORDER), ["conversation_id", "order_number", "email_digest", "verified_at"]
+)
 
 
 def _failures_since(*where: ColumnElement[bool]) -> ScalarSelect[int]:
@@ -331,18 +333,15 @@ class SqlConversationStore:
                         **_figures(record),
                     },
                 )
-                if record is not None and record.verified:
-                    connection.execute(
-                        _VERIFIED,
-                        [
-                            {
-                                "conversation_id": conversation_id,
-                                "order_number": verified.order_number,
-                                "email_digest": verified.email_digest,
-                                "verified_at": now,
-                            }
-                            for verified in record.verified
-                        ],
+                for verified in record.verified if record is not None else ():
+                    _VERIFIED.run(
+                        connection,
+                        {
+                            "conversation_id": conversation_id,
+                            "order_number": verified.order_number,
+                            "email_digest": verified.email_digest,
+                            "verified_at": now,
+                        },
                     )
                 _apply_effects(connection, conversation_id, message, effects, now, self._updates_last)
         except IntegrityError as error:
