@@ -29,7 +29,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -59,7 +59,30 @@ ENGINE_POLICY = Policy(
     timezone=UTC,
 )
 ENGLISH = VOICES["en"]
-POSTGRES_URL = os.environ.get("LUMEN_TEST_DATABASE_URL")
+
+
+def _database_of_this_worker(url: str | None) -> str | None:
+    """``url``, or under pytest-xdist a database of this worker's own beside it (made when missing): each
+    test empties the tables, so two workers must never share them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or worker is None:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    server = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if exists.first() is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _database_of_this_worker(os.environ.get("LUMEN_TEST_DATABASE_URL"))
 DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 # A redis server for the rate limit's shared storage (CI sets it); tests that need one are skipped without.
 REDIS_URL = os.environ.get("LUMEN_TEST_REDIS_URL")
