@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -22,7 +24,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from starlette.responses import JSONResponse, Response
 
 from channels import admin, commerce_webhooks, dashboard, twilio, unsubscribe, web, whatsapp_cloud, widget
@@ -74,7 +76,7 @@ from lumen_bot.services.intake import Intake
 from lumen_bot.services.outbox import Outbox
 from lumen_bot.services.ticket_desk import TicketDesk
 from lumen_bot.services.updates import UpdateNotifier
-from lumen_bot.settings import Settings, load_settings, required
+from lumen_bot.settings import ConfigurationError, Settings, load_settings, required
 from lumen_bot.store.conversation_log import SqlConversationLog
 from lumen_bot.store.conversations import SqlConversationStore
 from lumen_bot.store.database import Database, make_engine
@@ -144,7 +146,7 @@ def build_runtime(
     (the caller then keeps ownership of ``engine``)."""
     resources = AsyncExitStack()
     if engine is None:
-        engine = make_engine(settings.database_url)
+        engine = open_database(settings)
         resources.push_async_callback(asyncio.to_thread, engine.dispose)
     database = Database(engine)
     resources.push_async_callback(database.aclose)
@@ -392,7 +394,26 @@ def build_rate_limit(settings: Settings) -> web.RateLimit:
 def migrate(settings: Settings) -> None:
     """Create or upgrade the schema of ``LUMEN_DATABASE_URL`` (every process does it at start-up too, one
     at a time on PostgreSQL: see ``store.database.prepare_schema``)."""
-    make_engine(settings.database_url).dispose()
+    open_database(settings).dispose()
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine of ``LUMEN_DATABASE_URL``, its schema up to date. A SQLite file this process cannot
+    create or write is refused with one line naming the folder and the user (a Docker volume mounted
+    read-only or owned by root), rather than SQLite's "unable to open database file"."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database).absolute()
+        folder = path.parent
+        who = f"uid {os.getuid()}" if hasattr(os, "getuid") else "this user"
+        if not folder.is_dir():
+            raise ConfigurationError(f"LUMEN_DATABASE_URL: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise ConfigurationError(
+                f"LUMEN_DATABASE_URL: {folder} is not writable by {who}, which runs Lumen: "
+                "give it write access (in Docker, a volume it owns: chown 10001 on the host folder)"
+            )
+    return make_engine(settings.database_url)
 
 
 def prepare_workers(settings: Settings, workers: int) -> None:

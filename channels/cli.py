@@ -201,6 +201,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from channels.app import create_app, prepare_workers
 
+    if settings.demo:
+        _load_demo(settings, if_empty=True)
     # None leaves uvicorn's own default: FORWARDED_ALLOW_IPS, else 127.0.0.1.
     forwarded = args.forwarded_allow_ips or settings.forwarded_allow_ips
     if args.workers == 1:
@@ -317,10 +319,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    return _load_demo(settings, if_empty=args.if_empty)
+
+
+def _load_demo(settings: Settings, *, if_empty: bool) -> int:
     from lumen_bot.domain.demo import demo_orders
 
     async def load(runtime: Runtime) -> int:
-        if args.if_empty and not await runtime.order_book.is_empty():
+        if if_empty and not await runtime.order_book.is_empty():
             print("The database already has orders; demo orders not loaded.")
             return 0
         print(await runtime.order_book.write(demo_orders()))

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LUMEN_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./lumen.db"
+    # `lumen serve` loads the demo orders first when the database has none (the Docker image's try-out).
+    demo: bool = False
     shop_name: str = "our shop"
     support_contact: str = "our support team"
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)

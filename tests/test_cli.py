@@ -7,17 +7,19 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from channels.app import build_runtime
 from channels.cli import main
 from lumen_bot.store.tickets import get_ticket, list_tickets
-from tests.conftest import FIXTURES, Dialogue, extraction
+from tests.conftest import FIXTURES, Dialogue, eventually, extraction
 
 LUMEN = str(Path(sys.executable).parent / "lumen")
 
@@ -390,3 +392,61 @@ def test_an_invalid_setting_is_reported_by_name(run, monkeypatch):
     assert result.returncode == 2
     assert "LUMEN_SESSION_IDLE_MINUTES" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_lumen_demo_loads_the_demo_orders_into_an_empty_database(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'lumen.db'}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **environment(database_url, {"LUMEN_DEMO": "1"})}
+    server = subprocess.Popen([LUMEN, "serve", "--port", str(port)], env=env, stderr=subprocess.DEVNULL)
+    try:
+
+        def asked() -> httpx.Response | None:
+            """the server answers a chat message"""
+            try:
+                return httpx.post(f"http://127.0.0.1:{port}/api/chat", json=ORDER_1042)
+            except httpx.TransportError:
+                return None
+
+        session = eventually(asked, 20).json()["session"]
+        verified = httpx.post(
+            f"http://127.0.0.1:{port}/api/chat", json={"session": session, "text": "jane.doe@example.com"}
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert "1Z999AA10123456784" in verified.text
+
+
+ORDER_1042 = {"session": None, "text": "Where is order 1042?"}
+
+
+def test_a_database_folder_that_does_not_exist_stops_start_up_with_one_line(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    env = {**os.environ, "LUMEN_DATABASE_URL": f"sqlite:///{missing}/lumen.db"}
+
+    result = subprocess.run([LUMEN, "migrate"], capture_output=True, text=True, env=env, timeout=60)
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"lumen: invalid settings: LUMEN_DATABASE_URL: the folder {missing} does not exist"
+    ]
+
+
+def test_a_data_folder_lumen_may_not_write_stops_start_up_naming_it_and_the_user(run, tmp_path, monkeypatch):
+    # The tests run as root in CI, who may write anywhere: the operating system's answer is stood in for.
+    readonly = tmp_path / "data"
+    readonly.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != readonly and real_access(path, mode))
+
+    result = run("migrate", env={"LUMEN_DATABASE_URL": f"sqlite:///{readonly}/lumen.db"})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"lumen: invalid settings: LUMEN_DATABASE_URL: {readonly} is not writable by uid {os.getuid()}, "
+        "which runs Lumen: give it write access (in Docker, a volume it owns: chown 10001 on the host folder)"
+    ]

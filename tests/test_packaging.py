@@ -38,7 +38,7 @@ def expected_files() -> set[str]:
         path.relative_to(ROOT).as_posix()
         for folder in ("lumen_bot", "channels")
         for path in (ROOT / folder).rglob("*")
-        if path.suffix in {".py", ".csv", ".js", ".html", ".gz", ".po", ".pot"}
+        if path.suffix in {".py", ".csv", ".js", ".html", ".css", ".gz", ".po", ".pot"}
     }
     files |= {
         f"lumen_bot/prompts/{path.name}"

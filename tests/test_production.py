@@ -269,7 +269,38 @@ def test_the_redis_extra_installs_the_client_and_the_tests_have_it():
     assert name == "lumen-bot"  # the name the error message and the README tell operators to install
     assert any(re.match(r"redis\b", requirement) for requirement in extras["redis"])
     assert any(re.match(r"redis\b", requirement) for requirement in extras["test"])
-    assert "'.[redis]'" in (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^redis==", (ROOT / "requirements.lock").read_text(), re.MULTILINE)
+
+
+# --- Dockerfile ---------------------------------------------------------------------------------------
+
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def test_the_image_installs_the_hashed_lock_file_and_the_wheel_alone():
+    assert "pip install --require-hashes --no-deps -r /tmp/requirements.lock" in DOCKERFILE
+    assert "COPY --from=build /wheels/" in DOCKERFILE
+    assert "pip install --no-deps /tmp/wheels/*.whl" in DOCKERFILE
+
+
+def test_the_image_is_built_in_two_stages_on_a_base_pinned_to_an_exact_tag():
+    bases = re.findall(r"^FROM (\S+)", DOCKERFILE, re.MULTILINE)
+
+    assert len(bases) == 2 and len(set(bases)) == 1
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-[a-z]+", bases[0])
+
+
+def test_the_healthcheck_asks_readyz_after_a_start_period():
+    healthcheck = DOCKERFILE[DOCKERFILE.index("HEALTHCHECK") :]
+
+    assert "--start-period=" in healthcheck.splitlines()[0]
+    assert "/readyz" in healthcheck
+
+
+def test_the_build_context_leaves_out_history_environments_secrets_and_tests():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+
+    assert {".git", ".venv", ".env", "tests", "**/__pycache__"} <= set(ignored)
 
 
 # --- compose.yaml -------------------------------------------------------------------------------------
