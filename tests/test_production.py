@@ -278,9 +278,12 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def test_the_image_installs_the_hashed_lock_file_and_the_wheel_alone():
-    assert "pip install --require-hashes --no-deps -r /tmp/requirements.lock" in DOCKERFILE
-    assert "COPY --from=build /wheels/" in DOCKERFILE
-    assert "pip install --no-deps /tmp/wheels/*.whl" in DOCKERFILE
+    runtime = DOCKERFILE[DOCKERFILE.rindex("\nFROM ") :]
+
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in DOCKERFILE
+    assert "pip install --no-deps /wheels/*.whl" in DOCKERFILE
+    assert "COPY --from=build /opt/lumen /opt/lumen" in runtime
+    assert runtime.count("COPY") == 1  # the environment, and nothing of the source
 
 
 def test_the_image_is_built_in_two_stages_on_a_base_pinned_to_an_exact_tag():
