@@ -106,6 +106,9 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     # installed (a test runner's, an embedding application's) keep working.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level.upper())
+    # Alembic announces each of its plugins when it is imported: noise at every start, before anything
+    # that could go wrong (a start-up refused for its database folder would print it above the one line).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def quiet_access_log() -> None:

@@ -428,7 +428,9 @@ def test_a_database_folder_that_does_not_exist_stops_start_up_with_one_line(tmp_
     missing = tmp_path / "no-such-folder"
     env = {**os.environ, "LUMEN_DATABASE_URL": f"sqlite:///{missing}/lumen.db"}
 
-    result = subprocess.run([LUMEN, "migrate"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [LUMEN, "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
