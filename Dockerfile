@@ -15,12 +15,13 @@ COPY prompts ./prompts
 RUN pip wheel --no-deps --wheel-dir /wheels .
 # The virtual environment the runtime stage takes whole: every dependency exactly as locked and checked
 # against its hash (the redis extra included: replicas share the rate limit through it), then Lumen's
-# wheel alone, and no pip. Made here, so that nothing the making leaves behind reaches the image's layers.
+# wheel alone, and neither pip nor the setuptools a 3.11 venv starts with. Made here, so that nothing the
+# making leaves behind reaches the image's layers.
 COPY requirements.lock ./
 RUN python -m venv /opt/lumen \
     && /opt/lumen/bin/pip install --require-hashes --no-deps -r requirements.lock \
     && /opt/lumen/bin/pip install --no-deps /wheels/*.whl \
-    && /opt/lumen/bin/pip uninstall --yes pip
+    && /opt/lumen/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11.13-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
