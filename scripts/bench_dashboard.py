@@ -37,7 +37,6 @@ import re
 import secrets
 import statistics
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,7 +46,7 @@ from typing import Any
 
 import httpx
 import psycopg
-import uvicorn
+from loopback import serve
 from pydantic import SecretStr
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -467,27 +466,6 @@ def bench_queries(engine: Engine, timezone: str, repeat: int) -> dict[Period, Ti
         loop.close()
 
 
-@contextlib.contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The real app for ``settings`` on a loopback port, in a background thread; yields its base URL."""
-    app = create_app(settings)
-    # uvicorn installs no signal handlers off the main thread: this process's Ctrl-C stays its own.
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="lumen-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start: see its log above")
-        time.sleep(0.01)
-    host, port = server.servers[0].sockets[0].getsockname()[:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -510,7 +488,7 @@ class Page:
 
 def bench_pages(settings: Settings, token: str, repeat: int) -> dict[Period, Page]:
     pages = {}
-    with serve(settings) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+    with serve(create_app(settings)) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         log_in(client, token)
         for period in Period:
             sizes: list[int] = []

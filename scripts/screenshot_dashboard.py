@@ -16,12 +16,10 @@ import asyncio
 import random
 import shutil
 import tempfile
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import uvicorn
+from loopback import serve
 from playwright.sync_api import sync_playwright
 from pydantic import SecretStr
 
@@ -78,34 +76,22 @@ def photograph(database_url: str, now: datetime, out: Path) -> None:
     settings = load_settings().model_copy(
         update={"database_url": database_url, "admin_token": SecretStr(TOKEN), "shop_name": "Acme Outfitters"}
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, clock=lambda: now), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    try:
-        with sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            for name, viewport, scale in [
-                ("dashboard.png", {"width": 1280, "height": 1500}, 1),
-                ("dashboard-phone.png", {"width": 390, "height": 1600}, 2),
-            ]:
-                page = browser.new_page(viewport=viewport, device_scale_factor=scale)
-                page.goto(f"http://127.0.0.1:{port}/admin")
-                page.get_by_label("Admin token").fill(TOKEN)
-                page.get_by_role("button", name="Log in").click()
-                page.get_by_role("heading", name="Overview").wait_for()
-                page.screenshot(path=str(out / name), full_page=name == "dashboard.png")
-                print(out / name)
-                page.close()
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(create_app(settings, clock=lambda: now)) as base_url, sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        for name, viewport, scale in [
+            ("dashboard.png", {"width": 1280, "height": 1500}, 1),
+            ("dashboard-phone.png", {"width": 390, "height": 1600}, 2),
+        ]:
+            page = browser.new_page(viewport=viewport, device_scale_factor=scale)
+            page.goto(f"{base_url}/admin")
+            page.get_by_label("Admin token").fill(TOKEN)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("heading", name="Overview").wait_for()
+            page.screenshot(path=str(out / name), full_page=name == "dashboard.png")
+            print(out / name)
+            page.close()
+        browser.close()
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as Path_
@@ -296,26 +296,25 @@ def _member(kind: type[_Choice], value: str) -> _Choice | None:
         return None
 
 
+def _per_day(figures: Overview, figure: Literal["conversations", "messages"], description: str) -> Markup:
+    """``figure`` on each day of the period, stacked by channel."""
+    return Markup(
+        charts.stacked_bars(
+            [f"{day:%b} {day.day}" for day in figures.window.days],
+            {channel: figures.per_day(channel, figure) for channel in figures.channels},
+            title=f"{figure.capitalize()} per day",
+            description=description,
+        )
+    )
+
+
 def _charts(figures: Overview) -> dict[str, Markup]:
-    labels = [f"{day:%b} {day.day}" for day in figures.window.days]
     understood = figures.understanders
     return {
-        "conversations": Markup(
-            charts.stacked_bars(
-                labels,
-                {channel: figures.per_day(channel, "conversations") for channel in figures.channels},
-                title="Conversations per day",
-                description="Conversations with at least one message each day, stacked by channel.",
-            )
+        "conversations": _per_day(
+            figures, "conversations", "Conversations with at least one message each day, stacked by channel."
         ),
-        "messages": Markup(
-            charts.stacked_bars(
-                labels,
-                {channel: figures.per_day(channel, "messages") for channel in figures.channels},
-                title="Messages per day",
-                description="Shopper messages each day, stacked by channel.",
-            )
-        ),
+        "messages": _per_day(figures, "messages", "Shopper messages each day, stacked by channel."),
         "tickets": Markup(
             charts.horizontal_bars(
                 sorted(figures.tickets_by_category.items(), key=lambda item: -item[1]),
